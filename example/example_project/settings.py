@@ -1,0 +1,108 @@
+"""An example project using sso_api, configured from the environment.
+
+Embedded defaults, no server needed: SQLite and the database cache (which every worker
+process shares, so the secure form_post callback works with several workers too).
+``scripts/demo.sh`` sets the variables below to point at the fake identity platform, or
+leaves the real ``MICROSOFT_SSO_*`` ones you exported to reach Microsoft Entra ID.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-secret-change-me-0123456789")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "sso_api",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "example_project.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "example_project" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+WSGI_APPLICATION = "example_project.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+STATIC_URL = "static/"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("EXAMPLE_DATABASE", str(BASE_DIR / "db.sqlite3")),
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+    }
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "sso_api_cache",
+    }
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+}
+
+# --- Sign in with Microsoft ------------------------------------------------------------
+MICROSOFT_SSO_APPLICATION_ID = os.environ.get("MICROSOFT_SSO_APPLICATION_ID", "")
+MICROSOFT_SSO_CLIENT_SECRET = os.environ.get("MICROSOFT_SSO_CLIENT_SECRET", "")
+MICROSOFT_SSO_TENANT_ID = os.environ.get("MICROSOFT_SSO_TENANT_ID", "")
+MICROSOFT_SSO_AUTHORITY = os.environ.get("MICROSOFT_SSO_AUTHORITY") or None
+MICROSOFT_SSO_CA_BUNDLE = os.environ.get("MICROSOFT_SSO_CA_BUNDLE") or None
+MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK = os.environ.get("MICROSOFT_SSO_RESPONSE_MODE", "form_post") == "form_post"
+MICROSOFT_SSO_ALLOWED_TENANTS = _env_list("MICROSOFT_SSO_ALLOWED_TENANTS")
+MICROSOFT_SSO_ALLOWABLE_DOMAINS = _env_list("MICROSOFT_SSO_ALLOWABLE_DOMAINS", "*")
+MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = _env_list("MICROSOFT_SSO_ALLOWED_REDIRECT_URLS")
+MICROSOFT_SSO_SLO_ENABLED = True
+MICROSOFT_SSO_LOGOUT_REDIRECT_PATH = os.environ.get("MICROSOFT_SSO_LOGOUT_REDIRECT_PATH", "/")
+MICROSOFT_SSO_LOGIN_FAILED_URL = "/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"sso_api": {"handlers": ["console"], "level": "INFO"}},
+}

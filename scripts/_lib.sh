@@ -1,0 +1,71 @@
+# Shared helpers for the scripts in this folder. Source it; do not run it.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# find_python MIN_MINOR: print the path of a CPython 3.x with x >= MIN_MINOR.
+find_python() {
+    local min_minor="$1" candidate
+    for candidate in python3.13 python3.12 python3.11 python3 \
+        "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[1-9]*/bin/python3; do
+        local path
+        path="$(command -v "$candidate" 2>/dev/null)" || continue
+        # pyenv shims exist for versions that are not selected; make sure it runs.
+        if "$path" -c "import sys, venv; sys.exit(0 if sys.version_info >= (3, $min_minor) else 1)" 2>/dev/null; then
+            echo "$path"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# ensure_venv DIR MIN_MINOR DJANGO_SPEC: a virtualenv with the project (editable, [dev])
+# and the given Django. Reinstalls only when pyproject.toml or the spec changed.
+ensure_venv() {
+    local dir="$1" min_minor="$2" django_spec="$3" python stamp want
+    stamp="$dir/.sso-api-installed"
+    want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16) $django_spec"
+    if [ -x "$dir/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    python="$(find_python "$min_minor")" || {
+        echo "No Python >= 3.$min_minor found (looked on PATH and in pyenv)." >&2
+        return 1
+    }
+    log "Setting up $dir with $("$python" --version) and $django_spec"
+    rm -rf "$dir"
+    "$python" -m venv "$dir"
+    "$dir/bin/python" -m pip install --quiet --upgrade pip
+    "$dir/bin/python" -m pip install --quiet -e "$ROOT[dev]" "$django_spec"
+    echo "$want" > "$stamp"
+}
+
+# The main environment: the newest Django (6.x needs Python >= 3.12).
+main_venv() { ensure_venv "$ROOT/.venv" 12 "Django>=6.0,<7"; }
+# The LTS environment: Django 5.2 on the oldest supported Python.
+lts_venv() { ensure_venv "$ROOT/.venv-django52" 11 "Django>=5.2,<5.3"; }
+
+# ensure_services: PostgreSQL and Redis on 127.0.0.1, started if they are not running.
+ensure_services() {
+    if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+        log "Starting PostgreSQL"
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    fi
+    if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+        log "Starting Redis"
+        mkdir -p /var/lib/redis /var/log/redis
+        redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
+            --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    fi
+    local attempt
+    for attempt in $(seq 1 30); do
+        if pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 1
+    done
+    echo "PostgreSQL or Redis did not come up on 127.0.0.1" >&2
+    return 1
+}

@@ -1,0 +1,164 @@
+"""System checks: configuration mistakes surface at start-up, not at the first sign-in.
+
+=========  ===========================================================================
+id         problem
+=========  ===========================================================================
+sso.E001   secure callback on, but ``CACHES`` is not configured explicitly
+sso.W001   secure callback on a ``LocMemCache`` or ``DummyCache`` (breaks with workers)
+sso.E002   ``MICROSOFT_SSO_CALLBACK_CACHE_NAME`` names no entry of ``CACHES``
+sso.E003   unknown ``MICROSOFT_SSO_*`` setting (likely misspelled)
+sso.E004   a ``MICROSOFT_SSO_*`` setting has the wrong type
+sso.E005   an ``MICROSOFT_SSO_ALLOWED_REDIRECT_URLS`` entry is not an absolute URL
+sso.W002   sign-in is enabled but the application id, secret or tenant is missing
+sso.W003   ``MICROSOFT_SSO_ALLOWABLE_DOMAINS`` is empty, so nobody can sign in
+=========  ===========================================================================
+
+Settings given as callables (resolved per request) are not type-checked here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from sso_api.conf import PREFIX, SPECS, SPECS_BY_NAME
+
+_PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+def _configured(name: str) -> Any:
+    spec = SPECS_BY_NAME[name]
+    return getattr(settings, spec.setting_name, spec.default)
+
+
+@register(Tags.caches, deploy=False)
+def check_callback_cache(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    cache_name = _configured("CALLBACK_CACHE_NAME")
+    caches = getattr(settings, "CACHES", {})
+    if isinstance(cache_name, str) and cache_name not in caches:
+        messages.append(
+            Error(
+                f"MICROSOFT_SSO_CALLBACK_CACHE_NAME is {cache_name!r}, which is not in CACHES.",
+                hint="Name an alias defined in CACHES.",
+                id="sso.E002",
+            )
+        )
+    if _configured("REQUIRE_SECURE_CALLBACK") is not True:
+        return messages
+    if not settings.is_overridden("CACHES"):
+        messages.append(
+            Error(
+                "MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK is on but CACHES is not configured.",
+                hint=(
+                    "The form_post callback finds its flow in the cache, not in a session. "
+                    "Configure CACHES explicitly (Redis or the database cache in production)."
+                ),
+                id="sso.E001",
+            )
+        )
+        return messages
+    backend = caches.get(cache_name, {}).get("BACKEND", "") if isinstance(cache_name, str) else ""
+    if backend in _PER_PROCESS_CACHES:
+        messages.append(
+            Warning(
+                f"Secure callback flows are kept in {backend.rsplit('.', 1)[-1]}, which is "
+                "private to one process.",
+                hint=(
+                    "With several workers the callback can reach a process that never saw the "
+                    "flow (error invalid_state). Use Redis or the database cache, or add "
+                    "'sso.W001' to SILENCED_SYSTEM_CHECKS if you run a single process."
+                ),
+                id="sso.W001",
+            )
+        )
+    return messages
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    return " or ".join("None" if kind is type(None) else kind.__name__ for kind in types)
+
+
+@register()
+def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    known = [spec.setting_name for spec in SPECS]
+    for name in dir(settings):
+        if name.startswith(PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            messages.append(
+                Error(
+                    f"Unknown setting {name}.",
+                    hint=f"Did you mean {close[0]}?" if close else "See the settings reference.",
+                    id="sso.E003",
+                )
+            )
+    for spec in SPECS:
+        value = getattr(settings, spec.setting_name, spec.default)
+        if callable(value):
+            continue
+        # bool is a subclass of int, but True is no flow lifetime.
+        wrong_type = not isinstance(value, spec.types) or (
+            isinstance(value, bool) and bool not in spec.types
+        )
+        if not wrong_type and spec.types == (list, tuple):
+            wrong_type = not all(isinstance(item, str) for item in value)
+        if wrong_type:
+            expected = "a list of strings" if spec.types == (list, tuple) else _type_names(spec.types)
+            messages.append(
+                Error(
+                    f"{spec.setting_name} must be {expected} (or a callable taking the request).",
+                    id="sso.E004",
+                )
+            )
+    redirect_urls = _configured("ALLOWED_REDIRECT_URLS")
+    if isinstance(redirect_urls, (list, tuple)):
+        for entry in redirect_urls:
+            parts = urlsplit(str(entry))
+            if not parts.scheme or not parts.netloc or "@" in parts.netloc:
+                messages.append(
+                    Error(
+                        f"MICROSOFT_SSO_ALLOWED_REDIRECT_URLS entry {entry!r} is not an absolute "
+                        "URL.",
+                        hint="Give a scheme and a host: 'https://app.example.com' or "
+                        "'myapp://auth'. Relative paths on this host are always allowed.",
+                        id="sso.E005",
+                    )
+                )
+    if _configured("ENABLED") is True:
+        missing = [
+            name
+            for name in ("APPLICATION_ID", "CLIENT_SECRET")
+            if not _configured(name)
+        ]
+        if not _configured("TENANT_ID") and not _configured("AUTHORITY"):
+            missing.append("TENANT_ID")
+        if missing:
+            messages.append(
+                Warning(
+                    "Sign in with Microsoft is enabled but "
+                    + ", ".join(PREFIX + name for name in missing)
+                    + " is not set; the endpoints answer 503 sso_not_configured.",
+                    hint="Copy them from the app registration's Overview page in Entra.",
+                    id="sso.W002",
+                )
+            )
+    domains = _configured("ALLOWABLE_DOMAINS")
+    if isinstance(domains, (list, tuple)) and not domains:
+        messages.append(
+            Warning(
+                "MICROSOFT_SSO_ALLOWABLE_DOMAINS is empty, so nobody can sign in.",
+                hint="List the email domains to let in, or ['*'] to let every account in.",
+                id="sso.W003",
+            )
+        )
+    return messages

@@ -1,0 +1,252 @@
+"""msal, wrapped: one application object per configuration, and errors turned into codes.
+
+What this module guarantees about msal:
+
+* **One ``ConfidentialClientApplication`` per configuration**, built lazily on first use and
+  shared by every request and thread. Building one fetches the discovery document, which
+  the shared :class:`IdentityPlatformSession` then keeps for the process.
+* **No instance discovery against Microsoft** for an authority on another host (sovereign
+  clouds, test providers): ``instance_discovery=False``.
+* **No per-user token cache growth**: the app's token cache discards what msal adds. We use
+  the id_token once and never call Graph on the user's behalf, so keeping tokens would only
+  leak memory with every sign-in.
+* **No cross-user throttling**: msal remembers 429/5xx answers and replays them to later
+  requests it considers similar. A shared confidential client would then fail one user
+  because another failed, so msal's HTTP cache is replaced by one that stores nothing, and
+  the session raises on 429/5xx before msal sees the answer.
+* **PKCE and nonce always on**: msal's auth code flow generates both; the nonce is checked
+  again by :func:`validate_id_token`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import msal
+import requests
+
+from sso_api.conf import SSOSettings
+from sso_api.entra.http import IdentityPlatformSession
+from sso_api.entra.id_token import MicrosoftClaims, validate_id_token
+from sso_api.entra.metadata import ProviderMetadata, SigningKeys, fetch_metadata
+from sso_api.exceptions import (
+    InvalidIdToken,
+    NotConfigured,
+    ProviderError,
+    ProviderUnavailable,
+    TokenExchangeFailed,
+)
+
+logger = logging.getLogger("sso_api.entra")
+
+# OAuth error codes in a token response that mean "try again later", not "you are refused".
+_TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+
+
+class _DiscardingTokenCache(msal.TokenCache):  # type: ignore[misc]
+    """A token cache that keeps nothing (see the module docstring)."""
+
+    def add(self, event: dict[str, Any], now: int | None = None) -> None:
+        return None
+
+
+class _NoHttpCache(MutableMapping[str, Any]):
+    """A mapping that forgets every write, given to msal as ``http_cache``."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        return None
+
+    def __delitem__(self, key: str) -> None:
+        return None
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+@dataclass(frozen=True)
+class EntraConfig:
+    """Everything that identifies one msal application object."""
+
+    client_id: str
+    client_secret: str
+    authority: str
+    ca_bundle: str | None
+    http_timeout: float
+
+    @classmethod
+    def from_settings(cls, conf: SSOSettings) -> EntraConfig:
+        """Read the configuration; raises :class:`NotConfigured` when it is incomplete."""
+        if not conf.application_id or not conf.client_secret:
+            raise NotConfigured("MICROSOFT_SSO_APPLICATION_ID or _CLIENT_SECRET is empty")
+        if not conf.tenant_id and not conf.value("AUTHORITY"):
+            raise NotConfigured("MICROSOFT_SSO_TENANT_ID and _AUTHORITY are both empty")
+        return cls(
+            client_id=conf.application_id,
+            client_secret=conf.client_secret,
+            authority=conf.authority,
+            ca_bundle=conf.ca_bundle,
+            http_timeout=conf.http_timeout,
+        )
+
+
+def _nonce_sent_by_msal(flow_nonce: str) -> str:
+    """The nonce msal put in the authorization request: the SHA-256 hex of the flow's."""
+    return hashlib.sha256(flow_nonce.encode("ascii")).hexdigest()
+
+
+class EntraClient:
+    """The identity platform as one configuration sees it. Thread-safe; share it."""
+
+    def __init__(self, config: EntraConfig) -> None:
+        self.config = config
+        self.session = IdentityPlatformSession(
+            verify=config.ca_bundle or True, timeout=config.http_timeout
+        )
+        self._lock = threading.Lock()
+        self._app: Any = None
+        self._keys: SigningKeys | None = None
+        self._keys_uri: str | None = None
+
+    def metadata(self) -> ProviderMetadata:
+        return fetch_metadata(self.session, self.config.authority)
+
+    def signing_keys(self) -> SigningKeys:
+        jwks_uri = self.metadata().jwks_uri
+        with self._lock:
+            if self._keys is None or self._keys_uri != jwks_uri:
+                self._keys = SigningKeys(self.session, jwks_uri)
+                self._keys_uri = jwks_uri
+            return self._keys
+
+    def msal_app(self) -> Any:
+        """The shared msal application, built on first use.
+
+        Raises :class:`ProviderUnavailable` when the authority cannot be reached; a failed
+        build is not remembered, so the next request tries again.
+        """
+        with self._lock:
+            if self._app is None:
+                try:
+                    self._app = msal.ConfidentialClientApplication(
+                        self.config.client_id,
+                        client_credential=self.config.client_secret,
+                        authority=self.config.authority,
+                        http_client=self.session,
+                        http_cache=_NoHttpCache(),
+                        token_cache=_DiscardingTokenCache(),
+                        instance_discovery=False,
+                        timeout=self.config.http_timeout,
+                    )
+                except (requests.RequestException, ValueError, RuntimeError) as exc:
+                    self.session.forget_discovery()
+                    raise ProviderUnavailable("could not load the authority's metadata") from exc
+            return self._app
+
+    def initiate(
+        self,
+        *,
+        scopes: list[str],
+        redirect_uri: str,
+        state: str,
+        response_mode: str,
+        prompt: str | None = None,
+        login_hint: str | None = None,
+        domain_hint: str | None = None,
+    ) -> dict[str, Any]:
+        """Start an authorization code flow with PKCE and nonce; returns msal's flow dict.
+
+        The dict holds secrets (``code_verifier``, ``nonce``): store it server-side only.
+        """
+        return dict(
+            self.msal_app().initiate_auth_code_flow(
+                scopes,
+                redirect_uri=redirect_uri,
+                state=state,
+                prompt=prompt,
+                login_hint=login_hint,
+                domain_hint=domain_hint,
+                response_mode=response_mode,
+            )
+        )
+
+    def redeem(
+        self, flow: dict[str, Any], auth_response: dict[str, str], scopes: list[str]
+    ) -> MicrosoftClaims:
+        """Exchange the authorization code and return the validated id_token claims.
+
+        Raises :class:`ProviderUnavailable` (network, timeout, 429, 5xx, malformed answer),
+        :class:`TokenExchangeFailed` (Microsoft refused the code) or
+        :class:`InvalidIdToken`.
+        """
+        app = self.msal_app()
+        try:
+            result = app.acquire_token_by_auth_code_flow(flow, auth_response, scopes=scopes)
+        except requests.RequestException as exc:
+            raise ProviderUnavailable("token endpoint unreachable or failing") from exc
+        except msal.exceptions.MsalServiceError as exc:
+            raise ProviderUnavailable("token endpoint failing") from exc
+        except (ValueError, RuntimeError) as exc:
+            # msal's own consistency checks (state, nonce, malformed id_token).
+            raise InvalidIdToken("msal refused the token response") from exc
+        if not isinstance(result, dict):
+            raise ProviderError("unexpected token response")
+        if "error" in result:
+            error = str(result.get("error"))
+            # Microsoft's error_description may quote request data: log the code only.
+            codes = result.get("error_codes")
+            if error in _TRANSIENT_OAUTH_ERRORS:
+                raise ProviderUnavailable(f"token endpoint error {error} {codes}")
+            raise TokenExchangeFailed(f"token endpoint error {error} {codes}")
+        raw_id_token = result.get("id_token")
+        if not isinstance(raw_id_token, str):
+            raise InvalidIdToken("token response has no id_token")
+        return validate_id_token(
+            raw_id_token,
+            metadata=self.metadata(),
+            keys=self.signing_keys(),
+            client_id=self.config.client_id,
+            nonce=_nonce_sent_by_msal(str(flow.get("nonce", ""))),
+        )
+
+    def end_session_url(self, post_logout_redirect_uri: str | None) -> str | None:
+        """Microsoft's end-session URL, with the redirect parameter URL-encoded."""
+        endpoint = self.metadata().end_session_endpoint
+        if not endpoint:
+            return None
+        if not post_logout_redirect_uri:
+            return endpoint
+        separator = "&" if "?" in endpoint else "?"
+        query = urlencode({"post_logout_redirect_uri": post_logout_redirect_uri})
+        return f"{endpoint}{separator}{query}"
+
+
+_clients: dict[EntraConfig, EntraClient] = {}
+_clients_lock = threading.Lock()
+
+
+def entra_client(conf: SSOSettings) -> EntraClient:
+    """The shared client for the configuration that applies to ``conf``'s request."""
+    config = EntraConfig.from_settings(conf)
+    with _clients_lock:
+        client = _clients.get(config)
+        if client is None:
+            client = _clients[config] = EntraClient(config)
+        return client
+
+
+def clear_clients() -> None:
+    """Forget every shared client (tests that change the authority use this)."""
+    with _clients_lock:
+        _clients.clear()

@@ -1,0 +1,197 @@
+"""Every way a sign-in can fail, one class per failure.
+
+Each class carries a stable snake_case ``code`` that clients may branch on, an HTTP
+``status_code`` for the JSON endpoints and a short, generic ``detail`` that is safe to show
+to anyone. The optional ``reason`` given when raising is for the server log only, and so is
+the chained library exception (``raise ... from exc``), which may quote tokens or
+Microsoft's own error text: neither ever reaches a response.
+
+Nothing here imports Django REST framework: the HTTP layer maps these to responses.
+"""
+
+from __future__ import annotations
+
+
+class SSOError(Exception):
+    """Base class: a failure with a stable code and a message safe for clients."""
+
+    code: str = "sso_error"
+    status_code: int = 400
+    default_detail: str = "Sign-in failed."
+
+    def __init__(self, reason: str | None = None) -> None:
+        self.detail = self.default_detail
+        self.reason = reason or self.default_detail
+        super().__init__(self.reason)
+
+
+# --- Configuration and availability -------------------------------------------------------
+
+
+class SSODisabled(SSOError):
+    code = "sso_disabled"
+    status_code = 403
+    default_detail = "Sign-in with Microsoft is disabled."
+
+
+class NotConfigured(SSOError):
+    code = "sso_not_configured"
+    status_code = 503
+    default_detail = "Sign-in with Microsoft is not configured on this server."
+
+
+class CacheUnavailable(SSOError):
+    code = "cache_unavailable"
+    status_code = 503
+    default_detail = "The sign-in service is temporarily unavailable. Try again shortly."
+
+
+# --- Starting a flow ----------------------------------------------------------------------
+
+
+class InvalidNextURL(SSOError):
+    code = "invalid_next_url"
+    default_detail = "The 'next' URL is not allowed."
+
+
+class CodeChallengeRequired(SSOError):
+    code = "code_challenge_required"
+    default_detail = "A PKCE code_challenge with code_challenge_method=S256 is required."
+
+
+class InvalidCodeChallenge(SSOError):
+    code = "invalid_code_challenge"
+    default_detail = (
+        "code_challenge must be a base64url S256 challenge (43 characters) and "
+        "code_challenge_method must be S256."
+    )
+
+
+class InvalidRequest(SSOError):
+    code = "invalid_request"
+    default_detail = "The request is malformed."
+
+    def __init__(self, reason: str | None = None, *, fields: dict[str, list[str]] | None = None):
+        super().__init__(reason)
+        # Per-field messages come from the serializer's generic texts, never from input.
+        self.fields = fields or {}
+
+
+# --- The callback from Microsoft -----------------------------------------------------------
+
+
+class InvalidState(SSOError):
+    code = "invalid_state"
+    default_detail = "This sign-in link is unknown, expired or already used. Start again."
+
+
+class ResponseModeMismatch(SSOError):
+    code = "response_mode_mismatch"
+    default_detail = "The sign-in answer arrived in a different way than it was requested."
+
+
+class AccessDenied(SSOError):
+    code = "access_denied"
+    default_detail = "Sign-in was cancelled or access was denied at Microsoft."
+
+
+class InteractionRequired(SSOError):
+    code = "interaction_required"
+    default_detail = "Microsoft needs the user to sign in interactively (prompt=none failed)."
+
+
+class ProviderError(SSOError):
+    code = "provider_error"
+    default_detail = "Microsoft could not complete the sign-in."
+
+
+class ProviderUnavailable(SSOError):
+    code = "provider_unavailable"
+    status_code = 503
+    default_detail = "Microsoft's sign-in service could not be reached. Try again shortly."
+
+
+class TokenExchangeFailed(SSOError):
+    code = "token_exchange_failed"
+    default_detail = "Microsoft refused to complete the sign-in."
+
+
+class InvalidIdToken(SSOError):
+    code = "invalid_id_token"
+    default_detail = "Microsoft's answer could not be verified."
+
+
+# --- Who may sign in ------------------------------------------------------------------------
+
+
+class TenantNotAllowed(SSOError):
+    code = "tenant_not_allowed"
+    status_code = 403
+    default_detail = "Accounts from this organization may not sign in here."
+
+
+class DomainNotAllowed(SSOError):
+    code = "domain_not_allowed"
+    status_code = 403
+    default_detail = "Accounts from this email domain may not sign in here."
+
+
+class EmailNotVerified(SSOError):
+    code = "email_not_verified"
+    status_code = 403
+    default_detail = "This account's email address is not verified by Microsoft."
+
+
+class UserNotFound(SSOError):
+    code = "user_not_found"
+    status_code = 403
+    default_detail = "There is no account for this user here."
+
+
+class UserInactive(SSOError):
+    code = "user_inactive"
+    status_code = 403
+    default_detail = "This account is disabled."
+
+
+class LoginRefused(SSOError):
+    code = "login_refused"
+    status_code = 403
+    default_detail = "This account may not sign in here."
+
+
+# --- The hand-off code and our own tokens ---------------------------------------------------
+
+
+class InvalidHandoffCode(SSOError):
+    code = "invalid_sso_code"
+    default_detail = "The sign-in code is unknown, expired or already used. Start again."
+
+
+class CodeVerifierMismatch(SSOError):
+    code = "invalid_code_verifier"
+    default_detail = "The code_verifier does not match the challenge given at start."
+
+
+class InvalidRefreshToken(SSOError):
+    code = "invalid_refresh_token"
+    status_code = 401
+    default_detail = "The refresh token is invalid or expired."
+
+
+class RefreshTokenReused(SSOError):
+    code = "refresh_token_reused"
+    status_code = 401
+    default_detail = "This refresh token was already used; the session has been revoked."
+
+
+class SessionRevoked(SSOError):
+    code = "session_revoked"
+    status_code = 401
+    default_detail = "This session has been signed out."
+
+
+class SessionExpired(SSOError):
+    code = "session_expired"
+    status_code = 401
+    default_detail = "This session has expired. Sign in again."

@@ -1,0 +1,339 @@
+"""The use cases behind each endpoint; views only translate HTTP to these and back.
+
+A sign-in, end to end:
+
+1. :func:`start_sign_in`: the client sends where it wants to land (``next``) and the S256
+   challenge of a PKCE verifier only it knows. We create a flow (fresh ``state``, msal's
+   PKCE and nonce), keep it in the cache under the state's hash for the flow lifetime, and
+   return Microsoft's authorization URL.
+2. :func:`complete_sign_in`: Microsoft sends the browser back with a code. We take the
+   flow out of the cache (once), exchange the code, validate the id_token, apply the sign-in
+   policy, and send the browser to ``next`` with a one-time ``sso_code``. Every failure
+   sends it there with ``sso_error`` instead.
+3. :func:`redeem_handoff_code`: the client trades ``sso_code`` plus its PKCE verifier for our
+   tokens. Only the client that started the flow knows the verifier, so a callback URL
+   replayed elsewhere, or an attacker's callback pushed into a victim's browser, gets
+   nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+from sso_api import policy, tokens
+from sso_api.conf import SSOSettings, sso_settings
+from sso_api.entra.client import entra_client
+from sso_api.exceptions import (
+    AccessDenied,
+    CodeChallengeRequired,
+    CodeVerifierMismatch,
+    InteractionRequired,
+    InvalidCodeChallenge,
+    InvalidHandoffCode,
+    InvalidState,
+    ProviderError,
+    ProviderUnavailable,
+    ResponseModeMismatch,
+    SSODisabled,
+    SSOError,
+    UserInactive,
+)
+from sso_api.models import MicrosoftIdentity
+from sso_api.redirects import (
+    add_query_params,
+    build_callback_uri,
+    callback_netloc,
+    request_scheme,
+    validate_next_url,
+)
+from sso_api.store import FLOW_PREFIX, HANDOFF_PREFIX, OneTimeStore
+
+logger = logging.getLogger("sso_api")
+
+# The hand-off code is a bearer credential in a URL: it must die quickly (at most 60 s).
+HANDOFF_TTL_SECONDS = 60
+# 32 random bytes = 256 bits, well above the 128 bits OAuth asks of unguessable values.
+_RANDOM_BYTES = 32
+_STATE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+_HANDOFF_PATTERN = _STATE_PATTERN
+# RFC 7636: an S256 challenge is 43 base64url characters; a verifier 43-128 unreserved ones.
+_CHALLENGE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_VERIFIER_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
+# OAuth errors Microsoft returns when it needed to show the user something (prompt=none).
+_INTERACTION_ERRORS = frozenset(
+    {"interaction_required", "login_required", "consent_required", "account_selection_required"}
+)
+
+
+@dataclass(frozen=True)
+class StartedSignIn:
+    authorization_url: str
+    state: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The result of redeeming a hand-off code."""
+
+    user: AbstractBaseUser
+    identity: MicrosoftIdentity
+    tokens: tokens.TokenPair
+
+
+def _enabled_settings(request: HttpRequest) -> SSOSettings:
+    conf = sso_settings(request)
+    if not conf.enabled:
+        raise SSODisabled()
+    return conf
+
+
+def _store(conf: SSOSettings) -> OneTimeStore:
+    return OneTimeStore(conf.callback_cache_name)
+
+
+def s256(code_verifier: str) -> str:
+    """The RFC 7636 S256 transformation: base64url(SHA-256(verifier)) without padding."""
+    digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _checked_challenge(
+    conf: SSOSettings, code_challenge: str | None, method: str | None
+) -> str | None:
+    if not code_challenge and not method:
+        if conf.require_code_challenge:
+            raise CodeChallengeRequired()
+        return None
+    if method != "S256" or not code_challenge or not _CHALLENGE_PATTERN.match(code_challenge):
+        raise InvalidCodeChallenge()
+    return code_challenge
+
+
+def start_sign_in(
+    request: HttpRequest,
+    *,
+    next_url: str | None,
+    code_challenge: str | None,
+    code_challenge_method: str | None,
+    login_hint: str | None = None,
+    domain_hint: str | None = None,
+    prompt: str | None = None,
+) -> StartedSignIn:
+    """Create a flow and return where to send the browser.
+
+    Raises :class:`InvalidNextURL`, :class:`CodeChallengeRequired`,
+    :class:`InvalidCodeChallenge`, :class:`NotConfigured`, :class:`ProviderUnavailable`
+    (the authority's metadata cannot be loaded) or :class:`CacheUnavailable`.
+    """
+    conf = _enabled_settings(request)
+    next_url = validate_next_url(next_url or conf.next_url, conf)
+    challenge = _checked_challenge(conf, code_challenge, code_challenge_method)
+    client = entra_client(conf)
+    state = secrets.token_urlsafe(_RANDOM_BYTES)
+    response_mode = conf.response_mode
+    msal_flow = client.initiate(
+        scopes=conf.scopes,
+        redirect_uri=build_callback_uri(request, conf),
+        state=state,
+        response_mode=response_mode,
+        prompt=prompt or None,
+        login_hint=login_hint or None,
+        domain_hint=domain_hint or None,
+    )
+    lifetime = int(conf.flow_lifetime.total_seconds())
+    _store(conf).put(
+        FLOW_PREFIX,
+        state,
+        {
+            "msal_flow": msal_flow,
+            "next": next_url,
+            "response_mode": response_mode,
+            "code_challenge": challenge,
+        },
+        lifetime,
+    )
+    return StartedSignIn(authorization_url=msal_flow["auth_uri"], state=state, expires_in=lifetime)
+
+
+def _refusal_from_microsoft(error: str) -> SSOError:
+    if error == "access_denied":
+        return AccessDenied(f"authorization response error {error}")
+    if error in _INTERACTION_ERRORS:
+        return InteractionRequired(f"authorization response error {error}")
+    return ProviderError(f"authorization response error {error[:64]!r}")
+
+
+def _log_failure(exc: BaseException) -> None:
+    """Log a failed sign-in without the text of any chained library exception."""
+    causes = []
+    cause = exc.__cause__
+    while cause is not None and len(causes) < 5:
+        causes.append(type(cause).__name__)
+        cause = cause.__cause__
+    reason = exc.reason if isinstance(exc, SSOError) else type(exc).__name__
+    code = exc.code if isinstance(exc, SSOError) else "server_error"
+    logger.warning("sign-in failed: code=%s reason=%s causes=%s", code, reason, causes)
+
+
+def complete_sign_in(request: HttpRequest, params: Mapping[str, str]) -> str:
+    """Finish a sign-in from Microsoft's answer; returns the URL to send the browser to.
+
+    ``params`` are the authorization response parameters (query string for GET, form for
+    POST). Never raises: failures become ``sso_error`` on the flow's ``next`` (or on
+    ``MICROSOFT_SSO_LOGIN_FAILED_URL`` when no valid flow is known).
+    """
+    conf = sso_settings(request)
+    flow_record: dict[str, object] | None = None
+    try:
+        if not conf.enabled:
+            raise SSODisabled()
+        state = params.get("state", "")
+        if not _STATE_PATTERN.match(state):
+            raise InvalidState("missing or malformed state")
+        flow_record = _store(conf).take(FLOW_PREFIX, state)
+        if flow_record is None:
+            raise InvalidState("unknown, expired or already used state")
+        expected_method = "POST" if flow_record["response_mode"] == "form_post" else "GET"
+        if request.method != expected_method:
+            raise ResponseModeMismatch(f"flow expects {expected_method}, got {request.method}")
+        if params.get("error"):
+            raise _refusal_from_microsoft(params["error"])
+        if not params.get("code"):
+            raise ProviderError("authorization response without code")
+        client = entra_client(conf)
+        msal_flow = flow_record["msal_flow"]
+        assert isinstance(msal_flow, dict)
+        claims = client.redeem(msal_flow, dict(params), conf.scopes)
+        single_tenant_app = "{tenantid}" not in client.metadata().issuer
+        signed_in = policy.sign_in(claims, request, conf, single_tenant_app=single_tenant_app)
+        handoff_code = secrets.token_urlsafe(_RANDOM_BYTES)
+        _store(conf).put(
+            HANDOFF_PREFIX,
+            handoff_code,
+            {
+                "user_id": signed_in.user.pk,
+                "identity_id": signed_in.identity.pk,
+                "microsoft_session_id": claims.session_id,
+                "code_challenge": flow_record["code_challenge"],
+            },
+            HANDOFF_TTL_SECONDS,
+        )
+        logger.info(
+            "sign-in succeeded: user=%s tenant=%s created=%s",
+            signed_in.user.pk,
+            claims.tenant_id,
+            signed_in.created,
+        )
+        return add_query_params(str(flow_record["next"]), {"sso_code": handoff_code})
+    except Exception as exc:
+        # Nothing a browser sends may produce a 500 here; unexpected errors are logged
+        # with their traceback frames (no message text) and reported as server_error.
+        _log_failure(exc)
+        if not isinstance(exc, SSOError):
+            logger.error("unexpected sign-in error:\n%s", "".join(traceback.format_tb(exc.__traceback__)))
+        code = exc.code if isinstance(exc, SSOError) else "server_error"
+        detail = exc.detail if isinstance(exc, SSOError) else "Sign-in failed unexpectedly."
+        target = str(flow_record["next"]) if flow_record else conf.login_failed_url
+        return add_query_params(target, {"sso_error": code, "sso_error_description": detail})
+
+
+def redeem_handoff_code(request: HttpRequest, sso_code: str, code_verifier: str | None) -> SignedIn:
+    """Trade a hand-off code (and the PKCE verifier) for our tokens.
+
+    The code is burned by the first attempt, whether it succeeds or not. Raises
+    :class:`InvalidHandoffCode`, :class:`CodeVerifierMismatch`, :class:`UserInactive` or
+    :class:`CacheUnavailable`.
+    """
+    conf = _enabled_settings(request)
+    if not _HANDOFF_PATTERN.match(sso_code or ""):
+        raise InvalidHandoffCode("malformed sso_code")
+    record = _store(conf).take(HANDOFF_PREFIX, sso_code)
+    if record is None:
+        raise InvalidHandoffCode("unknown, expired or already used sso_code")
+    challenge = record.get("code_challenge")
+    if challenge:
+        if not code_verifier or not _VERIFIER_PATTERN.match(code_verifier):
+            raise CodeVerifierMismatch("missing or malformed code_verifier")
+        if not hmac.compare_digest(s256(code_verifier), str(challenge)):
+            raise CodeVerifierMismatch("code_verifier does not match")
+    identity = (
+        MicrosoftIdentity.objects.select_related("user")
+        .filter(pk=record.get("identity_id"), user_id=record.get("user_id"))
+        .first()
+    )
+    if identity is None or not identity.user.is_active:
+        raise UserInactive("user gone or inactive since the callback")
+    pair = tokens.issue_tokens(
+        identity.user,
+        identity=identity,
+        microsoft_session_id=record.get("microsoft_session_id"),
+    )
+    return SignedIn(user=identity.user, identity=identity, tokens=pair)
+
+
+def refresh_tokens(request: HttpRequest, raw_refresh: str) -> tokens.TokenPair:
+    """Rotate a refresh token; see :func:`sso_api.tokens.rotate_refresh_token`."""
+    _enabled_settings(request)
+    return tokens.rotate_refresh_token(raw_refresh)
+
+
+def _post_logout_redirect_uri(request: HttpRequest, conf: SSOSettings) -> str:
+    """Absolute URL for ``MICROSOFT_SSO_LOGOUT_REDIRECT_PATH`` (path, URL name or URL)."""
+    target = conf.logout_redirect_path
+    if "://" in target:
+        return validate_next_url(target, conf)
+    if not target.startswith("/"):
+        try:
+            target = reverse(target)
+        except NoReverseMatch:
+            target = "/"
+    return f"{request_scheme(request)}://{callback_netloc(request, conf)}{target}"
+
+
+def sign_out(request: HttpRequest, raw_refresh: str) -> str | None:
+    """Revoke the refresh family; return Microsoft's end-session URL when SLO is on.
+
+    Raises :class:`InvalidRefreshToken` for a token that is not ours. The family is revoked
+    before Microsoft is consulted, so an unreachable Microsoft only costs the URL.
+    """
+    conf = _enabled_settings(request)
+    session = tokens.revoke_refresh_family(raw_refresh)
+    logger.info("signed out: user=%s session=%s", session.user_id, session.pk)
+    if not conf.slo_enabled:
+        return None
+    try:
+        return entra_client(conf).end_session_url(_post_logout_redirect_uri(request, conf))
+    except (ProviderUnavailable, SSOError) as exc:
+        _log_failure(exc)
+        return None
+
+
+def front_channel_logout(request: HttpRequest, microsoft_session_id: str) -> int:
+    """Revoke every family of a Microsoft session; returns how many were revoked."""
+    revoked = tokens.revoke_microsoft_session(microsoft_session_id[:128])
+    if revoked:
+        logger.info("front-channel logout revoked %s session(s)", revoked)
+    return revoked
+
+
+def user_identity(user: AbstractBaseUser) -> MicrosoftIdentity | None:
+    """The identity the user last signed in with, for ``/me/``."""
+    return (
+        MicrosoftIdentity.objects.filter(user=user)
+        .order_by("-last_login_at", "-pk")
+        .first()
+    )
+

@@ -1,0 +1,79 @@
+"""What this app stores: who a Microsoft account is here, and live refresh sessions."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class MicrosoftIdentity(models.Model):
+    """A Microsoft account, bound to one Django user.
+
+    The binding key is ``(tenant_id, object_id)``: the only pair of claims Microsoft
+    guarantees to be immutable and unique for an account. UPN and email can be changed by
+    whoever administers a tenant, so they never identify anyone here.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="microsoft_identities",
+    )
+    tenant_id = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant_id", "object_id"], name="sso_api_identity_tenant_object"
+            ),
+        ]
+        verbose_name = "Microsoft identity"
+        verbose_name_plural = "Microsoft identities"
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}/{self.object_id}"
+
+
+class RevocationReason(models.TextChoices):
+    LOGOUT = "logout", "Signed out"
+    REUSE = "reuse", "A rotated refresh token was presented again"
+    FRONT_CHANNEL = "front_channel", "Signed out at Microsoft (front-channel logout)"
+    USER_INACTIVE = "user_inactive", "The user was deactivated"
+
+
+class RefreshSession(models.Model):
+    """One sign-in's family of refresh tokens.
+
+    Each rotation replaces ``current_jti``; only the refresh token carrying it is valid.
+    Presenting any older token of the family means it was copied, so the whole family is
+    revoked. ``expires_at`` is fixed at sign-in: rotation never extends it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_sessions"
+    )
+    identity = models.ForeignKey(
+        MicrosoftIdentity, on_delete=models.CASCADE, related_name="sessions"
+    )
+    # Microsoft's session id (the id_token's ``sid``), for front-channel logout.
+    microsoft_session_id = models.CharField(max_length=128, blank=True, db_index=True)
+    current_jti = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(
+        max_length=32, choices=RevocationReason.choices, blank=True
+    )
+
+    class Meta:
+        verbose_name = "sign-in session"
+
+    def __str__(self) -> str:
+        return str(self.id)

@@ -1,0 +1,261 @@
+"""Who may sign in, and which Django user a Microsoft account is.
+
+The rules, in the order they are applied to a validated id_token:
+
+1. ``MICROSOFT_SSO_ALLOWED_TENANTS``, when set, lists the only tenants let in.
+2. The email is *trusted* only when Microsoft vouches for it: the ``xms_edov`` claim is
+   true, or the app is registered for one tenant and the account is a member (not a
+   guest) of it, so that tenant's administrators own the address. Every email-based
+   decision below uses the trusted email only; an untrusted one counts as no email.
+   This is what defeats the "nOAuth" takeover, where an attacker's own tenant issues a
+   token carrying a victim's address.
+3. ``MICROSOFT_SSO_ALLOWABLE_DOMAINS``: ``[]`` lets nobody in, ``["*"]`` everyone,
+   otherwise the trusted email's domain must equal an entry (case-insensitive) or be a
+   subdomain of a ``*.example.com`` entry. No trusted email, no match.
+4. The ``PRE_VALIDATE_CALLBACK`` hook may refuse.
+5. The user is the one bound to ``(tid, oid)``; on first sign-in, with
+   ``MICROSOFT_SSO_UNIQUE_EMAIL``, the existing user with the same trusted email, else a
+   new user (``MICROSOFT_SSO_AUTO_CREATE_USERS``).
+6. Staff and superuser lists are matched against the trusted email; inactive users are
+   refused; the ``PRE_LOGIN_CALLBACK`` hook runs last.
+
+All writes happen in one transaction: any refusal leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from sso_api.conf import Hook, SSOSettings
+from sso_api.entra.id_token import MicrosoftClaims
+from sso_api.exceptions import (
+    DomainNotAllowed,
+    EmailNotVerified,
+    LoginRefused,
+    SSOError,
+    TenantNotAllowed,
+    UserInactive,
+    UserNotFound,
+)
+from sso_api.models import MicrosoftIdentity
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    user: AbstractBaseUser
+    identity: MicrosoftIdentity
+    created: bool
+
+
+def trusted_email(claims: MicrosoftClaims, *, single_tenant_app: bool) -> str | None:
+    """The account's email if Microsoft vouches for it, lower-cased; else None."""
+    if not claims.email or "@" not in claims.email:
+        return None
+    if claims.email_verified is True:
+        return claims.email.lower()
+    if single_tenant_app and not claims.is_guest:
+        return claims.email.lower()
+    return None
+
+
+def domain_allowed(email: str | None, allowable_domains: list[str]) -> bool:
+    """Apply ``MICROSOFT_SSO_ALLOWABLE_DOMAINS`` (already lower-cased) to ``email``."""
+    if "*" in allowable_domains:
+        return True
+    if not email:
+        return False
+    domain = email.rsplit("@", 1)[1].rstrip(".")
+    for entry in allowable_domains:
+        if entry.startswith("*."):
+            if domain.endswith(entry[1:]):
+                return True
+        elif domain == entry:
+            return True
+    return False
+
+
+def _email_listed(email: str | None, listed: list[str]) -> bool:
+    return "*" in listed or (email is not None and email in listed)
+
+
+def _run_hook(hook: Hook | None, *args: Any) -> Any:
+    """Call a project hook; its own exceptions refuse the sign-in as ``login_refused``.
+
+    A hook may raise any :class:`SSOError` to choose the code itself.
+    """
+    if hook is None:
+        return True
+    try:
+        return hook(*args)
+    except SSOError:
+        raise
+    except Exception as exc:
+        raise LoginRefused(f"hook {getattr(hook, '__name__', hook)!r} raised") from exc
+
+
+def check_allowed(
+    claims: MicrosoftClaims, request: HttpRequest, conf: SSOSettings, email: str | None
+) -> None:
+    """Rules 1 to 4; raises the matching refusal."""
+    if conf.allowed_tenants and claims.tenant_id not in conf.allowed_tenants:
+        raise TenantNotAllowed(f"tenant {claims.tenant_id} is not allowed")
+    if not domain_allowed(email, conf.allowable_domains):
+        raise DomainNotAllowed("no trusted email in an allowed domain")
+    if not _run_hook(conf.pre_validate_callback, claims, request):
+        raise LoginRefused("PRE_VALIDATE_CALLBACK refused the sign-in")
+
+
+def _username_for(claims: MicrosoftClaims, email: str | None) -> str:
+    """A readable, unused username: the trusted email, else one derived from the oid.
+
+    An untrusted UPN or email is never used: it could squat a name like ``admin``.
+    """
+    user_model = get_user_model()
+    field = user_model.USERNAME_FIELD
+    max_length = user_model._meta.get_field(field).max_length or 150
+    candidate = (email or f"ms-{claims.object_id}")[:max_length]
+    if not user_model._default_manager.filter(**{field: candidate}).exists():
+        return candidate
+    suffix = hashlib.sha256(f"{claims.tenant_id}:{claims.object_id}".encode()).hexdigest()[:10]
+    return f"{candidate[: max_length - len(suffix) - 1]}-{suffix}"
+
+
+def _names(claims: MicrosoftClaims) -> tuple[str, str]:
+    if claims.given_name or claims.family_name:
+        return claims.given_name[:150], claims.family_name[:150]
+    first, _, last = claims.name.partition(" ")
+    return first[:150], last[:150]
+
+
+def _user_fields(claims: MicrosoftClaims, email: str | None) -> dict[str, Any]:
+    first_name, last_name = _names(claims)
+    return {"email": email or "", "first_name": first_name, "last_name": last_name}
+
+
+def _create_user(
+    claims: MicrosoftClaims, request: HttpRequest, conf: SSOSettings, email: str | None
+) -> AbstractBaseUser:
+    user_model = get_user_model()
+    fields = _user_fields(claims, email)
+    if conf.pre_create_callback is not None:
+        fields.update(_run_hook(conf.pre_create_callback, claims, request, dict(fields)) or {})
+    fields[user_model.USERNAME_FIELD] = _username_for(claims, email)
+    user: AbstractBaseUser = user_model(**fields)
+    user.set_unusable_password()
+    if (
+        conf.auto_create_first_superuser
+        and email
+        and not user_model._default_manager.filter(is_superuser=True).exists()
+    ):
+        user.is_superuser = True  # type: ignore[attr-defined]
+        user.is_staff = True  # type: ignore[attr-defined]
+    user.save()
+    return user
+
+
+def _existing_user_by_email(
+    claims: MicrosoftClaims, conf: SSOSettings, email: str | None
+) -> AbstractBaseUser | None:
+    """Rule 5's link by email; refuses when the only evidence is an untrusted email."""
+    if not conf.unique_email:
+        return None
+    manager = get_user_model()._default_manager
+    if email is None:
+        if claims.email and manager.filter(email__iexact=claims.email).exists():
+            # Someone here owns that address and Microsoft does not vouch for this one.
+            raise EmailNotVerified("untrusted email matches an existing user")
+        return None
+    matches = list(manager.filter(email__iexact=email)[:2])
+    if len(matches) > 1:
+        raise LoginRefused("several users share this email")
+    return matches[0] if matches else None
+
+
+def _apply_user_data(
+    user: AbstractBaseUser, claims: MicrosoftClaims, conf: SSOSettings, email: str | None,
+    created: bool,
+) -> None:
+    changed: list[str] = []
+    if conf.always_update_user_data and not created:
+        for name, value in _user_fields(claims, email).items():
+            if name == "email" and not value:
+                continue  # Never replace a known address with nothing.
+            if getattr(user, name, None) != value:
+                setattr(user, name, value)
+                changed.append(name)
+    if _email_listed(email, conf.superuser_list) and not user.is_superuser:  # type: ignore[attr-defined]
+        user.is_superuser = True  # type: ignore[attr-defined]
+        changed.append("is_superuser")
+    if (
+        _email_listed(email, conf.superuser_list) or _email_listed(email, conf.staff_list)
+    ) and not user.is_staff:  # type: ignore[attr-defined]
+        user.is_staff = True  # type: ignore[attr-defined]
+        changed.append("is_staff")
+    if changed:
+        user.save(update_fields=changed)
+
+
+def _bind_identity(
+    claims: MicrosoftClaims, request: HttpRequest, conf: SSOSettings, email: str | None
+) -> tuple[MicrosoftIdentity, bool]:
+    """Find the identity for (tid, oid), or create it (and maybe its user).
+
+    Runs inside the caller's transaction. When concurrent first sign-ins of one account
+    race, the unique constraint lets one insert win; the others roll back their savepoint
+    (including the user they created) and use the winner's identity.
+    """
+    lookup = {"tenant_id": claims.tenant_id, "object_id": claims.object_id}
+    # Two attempts: the second sees whatever the racing winner committed (its identity,
+    # or the username it took) and resolves accordingly.
+    for attempt in range(2):
+        identity = MicrosoftIdentity.objects.select_related("user").filter(**lookup).first()
+        if identity is not None:
+            return identity, False
+        try:
+            with transaction.atomic():
+                user = _existing_user_by_email(claims, conf, email)
+                created = user is None
+                if user is None:
+                    if not conf.auto_create_users:
+                        raise UserNotFound("no user is bound to this account")
+                    user = _create_user(claims, request, conf, email)
+                return MicrosoftIdentity.objects.create(user=user, **lookup), created
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def sign_in(
+    claims: MicrosoftClaims,
+    request: HttpRequest,
+    conf: SSOSettings,
+    *,
+    single_tenant_app: bool,
+) -> SignedInUser:
+    """Apply every rule above and return the user, created or updated as needed.
+
+    Raises a subclass of :class:`~sso_api.exceptions.SSOError` for each refusal; nothing is
+    written when it does.
+    """
+    email = trusted_email(claims, single_tenant_app=single_tenant_app)
+    check_allowed(claims, request, conf, email)
+    with transaction.atomic():
+        identity, created = _bind_identity(claims, request, conf, email)
+        user = identity.user
+        _apply_user_data(user, claims, conf, email, created)
+        if not user.is_active:
+            raise UserInactive()
+        identity.last_login_at = timezone.now()
+        identity.save(update_fields=["last_login_at"])
+        if conf.pre_login_callback is not None:
+            _run_hook(conf.pre_login_callback, user, claims, request)
+    return SignedInUser(user=user, identity=identity, created=created)

@@ -1,0 +1,103 @@
+"""Request and response shapes. No network, no database writes: validation only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+# Values of Microsoft's ``prompt`` parameter for the v2.0 authorize endpoint.
+PROMPT_CHOICES = ("login", "none", "consent", "select_account", "create")
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField(help_text="Human-readable explanation, safe to display.")
+    code = serializers.CharField(help_text="Stable snake_case error code to branch on.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Per-field problems, for code invalid_request.",
+    )
+
+
+class StartRequestSerializer(serializers.Serializer[Any]):
+    next = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2048,
+        help_text=(
+            "Where the browser lands after sign-in: a path on this host or a URL under "
+            "MICROSOFT_SSO_ALLOWED_REDIRECT_URLS. Defaults to MICROSOFT_SSO_NEXT_URL."
+        ),
+    )
+    code_challenge = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=128,
+        help_text="base64url(SHA-256(code_verifier)) of a verifier only this client knows.",
+    )
+    code_challenge_method = serializers.CharField(
+        required=False, allow_blank=True, max_length=16, help_text="Must be S256."
+    )
+    login_hint = serializers.CharField(
+        required=False, allow_blank=True, max_length=256, help_text="Passed on to Microsoft."
+    )
+    domain_hint = serializers.CharField(
+        required=False, allow_blank=True, max_length=256, help_text="Passed on to Microsoft."
+    )
+    prompt = serializers.ChoiceField(
+        choices=PROMPT_CHOICES, required=False, help_text="Passed on to Microsoft."
+    )
+    redirect = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Answer 302 to Microsoft instead of JSON (for a system browser).",
+    )
+
+
+class StartResponseSerializer(serializers.Serializer[Any]):
+    authorization_url = serializers.URLField(help_text="Navigate the browser here.")
+    state = serializers.CharField(help_text="The flow's OAuth state (informational).")
+    expires_in = serializers.IntegerField(help_text="Seconds until this flow expires.")
+
+
+class TokenRequestSerializer(serializers.Serializer[Any]):
+    sso_code = serializers.CharField(max_length=256, help_text="The one-time code from the callback.")
+    code_verifier = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=256,
+        help_text="The PKCE verifier whose S256 challenge was sent to /start/.",
+    )
+
+
+class UserSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    username = serializers.CharField()
+    email = serializers.CharField(allow_blank=True)
+    first_name = serializers.CharField(allow_blank=True)
+    last_name = serializers.CharField(allow_blank=True)
+    tenant_id = serializers.CharField(allow_null=True)
+    object_id = serializers.CharField(allow_null=True)
+
+
+class TokenPairSerializer(serializers.Serializer[Any]):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+    token_type = serializers.CharField(default="Bearer")
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
+
+
+class TokenResponseSerializer(TokenPairSerializer):
+    user = UserSerializer()
+
+
+class RefreshRequestSerializer(serializers.Serializer[Any]):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class LogoutResponseSerializer(serializers.Serializer[Any]):
+    logout_url = serializers.URLField(
+        allow_null=True,
+        help_text="Microsoft's end-session URL to navigate to, or null (SLO disabled).",
+    )

@@ -1,0 +1,165 @@
+"""Our own JWTs, on top of djangorestframework-simplejwt.
+
+Access tokens are plain simplejwt access tokens, so ``JWTAuthentication`` accepts them
+anywhere in the project. Refresh tokens are simplejwt refresh tokens that also name their
+family (a :class:`~sso_api.models.RefreshSession`) in the ``sso_fam`` claim. Around them:
+
+* **rotation**: each refresh returns a new pair and the old refresh token dies;
+* **reuse detection**: presenting a refresh token that was already rotated revokes the
+  whole family (RFC 9700, section 4.14.2), so a stolen token is good for one use at most,
+  and its use signs the real user out;
+* **absolute lifetime**: a family ends ``MICROSOFT_SSO_SESSION_LIFETIME`` after sign-in;
+  rotation never pushes a refresh token's ``exp`` past it;
+* **revocation** by logout, and by Microsoft session id for front-channel logout.
+
+Rotation is one conditional UPDATE (``WHERE current_jti = <presented jti>``), so when two
+requests race with the same token the database lets exactly one through.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from sso_api.conf import sso_settings
+from sso_api.exceptions import (
+    InvalidRefreshToken,
+    RefreshTokenReused,
+    SessionExpired,
+    SessionRevoked,
+)
+from sso_api.models import MicrosoftIdentity, RefreshSession, RevocationReason
+
+FAMILY_CLAIM = "sso_fam"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """A freshly minted access and refresh token, for the family ``session``."""
+
+    access: str
+    refresh: str
+    access_expires_in: int
+    session: RefreshSession
+
+
+def _mint(user: AbstractBaseUser, session: RefreshSession) -> TokenPair:
+    refresh = RefreshToken.for_user(user)
+    refresh[jwt_settings.JTI_CLAIM] = session.current_jti
+    refresh[FAMILY_CLAIM] = str(session.id)
+    if refresh["exp"] > int(session.expires_at.timestamp()):
+        refresh["exp"] = int(session.expires_at.timestamp())
+    access = refresh.access_token
+    return TokenPair(
+        access=str(access),
+        refresh=str(refresh),
+        access_expires_in=int(access["exp"]) - int(access["iat"]),
+        session=session,
+    )
+
+
+def issue_tokens(
+    user: AbstractBaseUser, *, identity: MicrosoftIdentity, microsoft_session_id: str | None
+) -> TokenPair:
+    """Start a new refresh family for ``user`` and return its first token pair."""
+    now = timezone.now()
+    session = RefreshSession.objects.create(
+        user=user,
+        identity=identity,
+        microsoft_session_id=microsoft_session_id or "",
+        current_jti=uuid.uuid4().hex,
+        expires_at=now + sso_settings().session_lifetime,
+    )
+    return _mint(user, session)
+
+
+def _decode_refresh(raw_refresh: str) -> tuple[RefreshToken, str]:
+    """Verify a refresh token of ours; returns it and its family id.
+
+    Raises :class:`InvalidRefreshToken` for a bad signature, an expired or non-refresh
+    token, or a refresh token not issued by this app (no family claim).
+    """
+    try:
+        token = RefreshToken(raw_refresh)  # type: ignore[arg-type]
+    except TokenError as exc:
+        raise InvalidRefreshToken() from exc
+    family = token.get(FAMILY_CLAIM)
+    if not isinstance(family, str):
+        raise InvalidRefreshToken("refresh token has no family claim")
+    return token, family
+
+
+def _load_family(family_id: str) -> RefreshSession:
+    try:
+        return RefreshSession.objects.select_related("user").get(pk=family_id)
+    except (RefreshSession.DoesNotExist, ValidationError, ValueError) as exc:
+        raise InvalidRefreshToken("unknown refresh family") from exc
+
+
+def _revoke(filter_kwargs: dict[str, Any], reason: RevocationReason, now: datetime) -> int:
+    return RefreshSession.objects.filter(revoked_at__isnull=True, **filter_kwargs).update(
+        revoked_at=now, revoked_reason=reason
+    )
+
+
+def rotate_refresh_token(raw_refresh: str) -> TokenPair:
+    """Exchange a refresh token for a new pair; the presented one stops working.
+
+    Raises :class:`InvalidRefreshToken`, :class:`SessionRevoked`, :class:`SessionExpired`,
+    or :class:`RefreshTokenReused` (after revoking the family) when the token was already
+    rotated or lost a race with a concurrent rotation.
+    """
+    token, family_id = _decode_refresh(raw_refresh)
+    session = _load_family(family_id)
+    now = timezone.now()
+    if session.revoked_at is not None:
+        raise SessionRevoked()
+    if session.expires_at <= now:
+        raise SessionExpired()
+    if not session.user.is_active:
+        _revoke({"pk": session.pk}, RevocationReason.USER_INACTIVE, now)
+        raise SessionRevoked("user is inactive")
+
+    new_jti = uuid.uuid4().hex
+    rotated = RefreshSession.objects.filter(
+        pk=session.pk, current_jti=str(token[jwt_settings.JTI_CLAIM]), revoked_at__isnull=True
+    ).update(current_jti=new_jti, last_refreshed_at=now)
+    if rotated != 1:
+        _revoke({"pk": session.pk}, RevocationReason.REUSE, now)
+        raise RefreshTokenReused()
+    session.current_jti = new_jti
+    return _mint(session.user, session)
+
+
+def revoke_refresh_family(raw_refresh: str) -> RefreshSession:
+    """Sign out the family of ``raw_refresh`` (any token of it, even a rotated one).
+
+    Raises :class:`InvalidRefreshToken` when the token is not a valid refresh token of ours.
+    """
+    _token, family_id = _decode_refresh(raw_refresh)
+    session = _load_family(family_id)
+    _revoke({"pk": session.pk}, RevocationReason.LOGOUT, timezone.now())
+    return session
+
+
+def revoke_microsoft_session(microsoft_session_id: str) -> int:
+    """Revoke every family issued for Microsoft session ``microsoft_session_id``.
+
+    Returns how many families were revoked.
+    """
+    if not microsoft_session_id:
+        return 0
+    return _revoke(
+        {"microsoft_session_id": microsoft_session_id},
+        RevocationReason.FRONT_CHANNEL,
+        timezone.now(),
+    )

@@ -1,0 +1,266 @@
+"""The HTTP layer: validate the request, call a flow, shape the response.
+
+Every error leaves as ``{"detail": ..., "code": ...}`` with a 4xx (or 503) status, whatever
+the project's own DRF settings are: these views carry their own parsers, renderer, content
+negotiation and exception handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpResponse, HttpResponseRedirect
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTAuthentication
+
+from sso_api import flows
+from sso_api.conf import sso_settings
+from sso_api.exceptions import InvalidRequest, SSOError
+from sso_api.models import MicrosoftIdentity
+from sso_api.serializers import (
+    RefreshRequestSerializer,
+    StartRequestSerializer,
+    TokenRequestSerializer,
+)
+from sso_api.tokens import TokenPair
+
+
+class _JSONOnlyNegotiation(BaseContentNegotiation):
+    """Always JSON: browsers landing on the callback send ``Accept: text/html``."""
+
+    def select_parser(self, request: Request, parsers: list[BaseParser]) -> BaseParser | None:
+        for parser in parsers:
+            if parser.media_type.split(";")[0] == (request.content_type or "").split(";")[0]:
+                return parser
+        return None
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type
+
+
+def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": detail, "code": code}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def _drf_error_body(exc: drf_exceptions.APIException) -> dict[str, Any]:
+    """Our error shape for DRF's own exceptions (parse errors, 405, 401 from simplejwt)."""
+    detail = exc.detail
+    if isinstance(detail, dict) and "detail" in detail:
+        return error_body(str(detail.get("code", exc.default_code)), str(detail["detail"]))
+    if isinstance(detail, (list, dict)):
+        return error_body(str(exc.default_code), str(exc.default_detail))
+    return error_body(str(getattr(detail, "code", None) or exc.default_code), str(detail))
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    # Tokens and codes must never sit in a shared or browser cache (RFC 6749, 5.1).
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+class SSOView(APIView):
+    """Base view: public, JSON in and out, errors in our shape, responses never cached."""
+
+    authentication_classes: ClassVar[list[type]] = []  # type: ignore[misc]
+    permission_classes: ClassVar[list[type[BasePermission]]] = [AllowAny]  # type: ignore[misc]
+    parser_classes: ClassVar[list[type[BaseParser]]] = [JSONParser, FormParser]  # type: ignore[misc]
+    renderer_classes: ClassVar[list[type[BaseRenderer]]] = [JSONRenderer]  # type: ignore[misc]
+    content_negotiation_class = _JSONOnlyNegotiation
+    throttle_classes: ClassVar[list[type]] = []  # type: ignore[misc]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, InvalidRequest):
+            body = error_body(exc.code, exc.detail, exc.fields)
+            return Response(body, status=exc.status_code)
+        if isinstance(exc, SSOError):
+            return Response(error_body(exc.code, exc.detail), status=exc.status_code)
+        if isinstance(exc, drf_exceptions.APIException):
+            response = super().handle_exception(exc)
+            response.data = _drf_error_body(exc)
+            return response
+        return super().handle_exception(exc)
+
+    def finalize_response(
+        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        return _no_store(super().finalize_response(request, response, *args, **kwargs))
+
+    def validated(self, serializer_class: type[Serializer[Any]], data: Any) -> dict[str, Any]:
+        """Run a request serializer; raises :class:`InvalidRequest` with per-field messages."""
+        serializer = serializer_class(data=data)
+        if not serializer.is_valid():
+            fields = {
+                name: [str(message) for message in messages]
+                for name, messages in serializer.errors.items()
+            }
+            raise InvalidRequest("request failed validation", fields=fields)
+        return dict(serializer.validated_data)
+
+
+class ValidatedRedirect(HttpResponseRedirect):
+    """A 302 to a URL this app already validated, custom app schemes included.
+
+    Django's redirect refuses schemes other than http, https and ftp; ``next`` may be a
+    mobile app's ``myapp://auth`` once ``MICROSOFT_SSO_ALLOWED_REDIRECT_URLS`` lists it.
+    """
+
+    def __init__(self, url: str) -> None:
+        scheme = urlsplit(url).scheme
+        self.allowed_schemes = [*HttpResponseRedirect.allowed_schemes, scheme]
+        super().__init__(url)
+        # The URL may carry a one-time code: keep it out of Referer headers and caches.
+        self["Referrer-Policy"] = "no-referrer"
+
+
+def user_payload(user: AbstractBaseUser, identity: MicrosoftIdentity | None) -> dict[str, Any]:
+    return {
+        "id": str(user.pk),
+        "username": user.get_username(),
+        "email": getattr(user, "email", "") or "",
+        "first_name": getattr(user, "first_name", "") or "",
+        "last_name": getattr(user, "last_name", "") or "",
+        "tenant_id": identity.tenant_id if identity else None,
+        "object_id": identity.object_id if identity else None,
+    }
+
+
+def token_pair_payload(pair: TokenPair) -> dict[str, Any]:
+    return {
+        "access": pair.access,
+        "refresh": pair.refresh,
+        "token_type": "Bearer",
+        "expires_in": pair.access_expires_in,
+    }
+
+
+class StartView(SSOView):
+    """Begin a sign-in: answers Microsoft's authorization URL (or redirects to it)."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]  # noqa: RUF012
+
+    def get(self, request: Request) -> HttpResponse:
+        return self._start(request, request.query_params)
+
+    def post(self, request: Request) -> HttpResponse:
+        return self._start(request, request.data)
+
+    def _start(self, request: Request, data: Any) -> HttpResponse:
+        params = self.validated(StartRequestSerializer, data)
+        started = flows.start_sign_in(
+            request,
+            next_url=params.get("next"),
+            code_challenge=params.get("code_challenge"),
+            code_challenge_method=params.get("code_challenge_method"),
+            login_hint=params.get("login_hint"),
+            domain_hint=params.get("domain_hint"),
+            prompt=params.get("prompt"),
+        )
+        if params["redirect"]:
+            return HttpResponseRedirect(started.authorization_url)
+        return Response(
+            {
+                "authorization_url": started.authorization_url,
+                "state": started.state,
+                "expires_in": started.expires_in,
+            }
+        )
+
+
+class CallbackView(SSOView):
+    """The redirect URI registered at Microsoft (query GET or form_post POST).
+
+    CSRF-exempt by construction (no session authentication): the POST comes cross-site
+    from Microsoft and is authenticated by its single-use ``state`` instead.
+    """
+
+    parser_classes = [FormParser]  # noqa: RUF012
+
+    def get(self, request: Request) -> HttpResponse:
+        return ValidatedRedirect(flows.complete_sign_in(request, request.query_params.dict()))
+
+    def post(self, request: Request) -> HttpResponse:
+        try:
+            form = request.data.dict() if hasattr(request.data, "dict") else {}
+        except drf_exceptions.ParseError:
+            form = {}
+        return ValidatedRedirect(flows.complete_sign_in(request, form))
+
+
+class TokenView(SSOView):
+    """Trade the one-time ``sso_code`` and the PKCE verifier for our tokens."""
+
+    def post(self, request: Request) -> Response:
+        params = self.validated(TokenRequestSerializer, request.data)
+        signed_in = flows.redeem_handoff_code(
+            request, params["sso_code"], params.get("code_verifier")
+        )
+        body = token_pair_payload(signed_in.tokens)
+        body["user"] = user_payload(signed_in.user, signed_in.identity)
+        return Response(body)
+
+
+class RefreshView(SSOView):
+    """Rotate a refresh token."""
+
+    def post(self, request: Request) -> Response:
+        params = self.validated(RefreshRequestSerializer, request.data)
+        return Response(token_pair_payload(flows.refresh_tokens(request, params["refresh"])))
+
+
+class LogoutView(SSOView):
+    """Revoke a refresh token's family; returns Microsoft's logout URL when SLO is on."""
+
+    def post(self, request: Request) -> Response:
+        params = self.validated(RefreshRequestSerializer, request.data)
+        return Response({"logout_url": flows.sign_out(request, params["refresh"])})
+
+
+class FrontChannelLogoutView(SSOView):
+    """Microsoft's front-channel logout: revoke every session of the given ``sid``.
+
+    Microsoft loads this URL in a hidden iframe on its own sign-out page, so the response
+    must be frameable by the authority's host (and only by it) and must not be cached.
+    """
+
+    def get(self, request: Request) -> HttpResponse:
+        sid = request.query_params.get("sid", "")
+        if sid:
+            flows.front_channel_logout(request, sid)
+        response = HttpResponse(
+            "<!doctype html><title>Signed out</title>", content_type="text/html"
+        )
+        authority = urlsplit(sso_settings(request).authority)
+        response["Content-Security-Policy"] = (
+            f"frame-ancestors 'self' {authority.scheme}://{authority.netloc}"
+        )
+        # Lets the frame-ancestors policy above decide instead of X-Frame-Options: DENY.
+        response.xframe_options_exempt = True  # type: ignore[attr-defined]
+        return response
+
+
+class MeView(SSOView):
+    """The signed-in user, for a bearer access token."""
+
+    authentication_classes = [JWTAuthentication]  # noqa: RUF012
+    permission_classes = [IsAuthenticated]  # noqa: RUF012
+
+    def get(self, request: Request) -> Response:
+        user = request.user
+        assert isinstance(user, AbstractBaseUser)
+        return Response(user_payload(user, flows.user_identity(user)))

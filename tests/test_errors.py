@@ -1,0 +1,132 @@
+"""Bad input never causes a 500, errors have one shape, and logs never carry secrets."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeUser
+from tests.conftest import Browser
+
+pytestmark = pytest.mark.django_db
+
+GARBAGE_BODIES = [
+    b"",
+    b"{",
+    b"[]",
+    b'"string"',
+    b"null",
+    b'{"next": 5}',
+    b'{"sso_code": ["list"]}',
+    b'{"refresh": {"x": 1}}',
+    b'{"code_challenge": "' + b"A" * 5000 + b'"}',
+    "{\"next\": \"/\u0000\"}".encode(),
+    b"\xff\xfe\x00garbage",
+]
+ENDPOINTS = ["start/", "token/", "token/refresh/", "logout/", "callback/"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("body", GARBAGE_BODIES)
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded", "text/plain"])
+def test_garbage_never_causes_a_server_error(
+    browser: Browser, endpoint: str, body: bytes, content_type: str
+) -> None:
+    response = browser.client.generic("POST", f"/api/sso/{endpoint}", body, content_type=content_type)
+    assert response.status_code < 500
+    if response.status_code != 302:
+        payload = response.json()
+        assert set(payload) <= {"detail", "code", "fields"}
+        assert payload["code"].replace("_", "").isalpha()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?next=%00",
+        "?redirect=maybe",
+        "?prompt=%ff",
+        "?code_challenge=" + "x" * 10000,
+        "?next=" + "/a" * 3000,
+    ],
+)
+def test_garbage_queries_never_cause_a_server_error(browser: Browser, query: str) -> None:
+    assert browser.client.get(f"/api/sso/start/{query}").status_code < 500
+    assert browser.client.get(f"/api/sso/callback/{query}&state=x").status_code == 302
+
+
+def test_unsupported_methods_answer_in_our_error_shape(browser: Browser) -> None:
+    response = browser.client.delete("/api/sso/token/")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_errors_are_json_even_when_the_browser_asks_for_html(browser: Browser) -> None:
+    response = browser.client.post("/api/sso/token/", {}, HTTP_ACCEPT="text/html")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_token_responses_are_not_cached(browser: Browser, ada: FakeUser) -> None:
+    attempt = browser.sign_in(ada)
+    response = browser.redeem(attempt.sso_code, attempt.pkce.verifier)
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_no_token_code_or_secret_reaches_the_logs(
+    browser: Browser,
+    ada: FakeUser,
+    entra_app: FakeApp,
+    identity_platform: FakeIdentityPlatform,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    started = browser.start(next="/app/").json()
+    answer = identity_platform.authorize(started["authorization_url"], user=ada)
+    back = browser.deliver(answer)
+    sso_code = back["Location"].split("sso_code=")[1]
+    # A failing sign-in too: its code and the platform's error text must not leak either.
+    identity_platform.faults.id_token_signing = "wrong_key"
+    failed = browser.sign_in(ada)
+    identity_platform.reset_faults()
+
+    assert failed.error == "invalid_id_token"
+    secrets_seen = [
+        started["state"],
+        answer.params["code"],
+        sso_code,
+        entra_app.client_secret,
+        failed.pkce.verifier,
+    ]
+    for secret in secrets_seen:
+        assert secret not in caplog.text
+    assert "eyJ" not in caplog.text  # no JWT of any kind
+
+
+def test_failed_sign_ins_are_logged_with_their_code(
+    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform, caplog: pytest.LogCaptureFixture
+) -> None:
+    identity_platform.faults.id_token_claims_override = {"aud": "someone-else"}
+    browser.sign_in(ada)
+    assert "code=invalid_id_token" in caplog.text
+
+
+def test_the_client_cannot_see_library_exception_text(
+    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+) -> None:
+    identity_platform.faults.id_token_claims_override = {"aud": "someone-else"}
+    attempt = browser.sign_in(ada)
+    assert attempt.query["sso_error_description"] == "Microsoft's answer could not be verified."
+
+
+def test_a_client_without_cookies_can_do_everything(
+    identity_platform: FakeIdentityPlatform, ada: FakeUser, sso: Any
+) -> None:
+    browser = Browser(identity_platform)
+    browser.client = Client(enforce_csrf_checks=True)
+    body = browser.signed_in(ada)
+    assert not browser.client.cookies
+    assert body["access"]

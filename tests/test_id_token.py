@@ -1,0 +1,109 @@
+"""Every check of the id_token, each against a real token the fake platform mints wrong."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from sso_api.models import MicrosoftIdentity
+from sso_api.testing import FakeIdentityPlatform, FakeUser
+from tests.conftest import Browser
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_refused_without_trace(attempt_error: str | None, expected: str = "invalid_id_token") -> None:
+    assert attempt_error == expected
+    assert not get_user_model().objects.exists()
+    assert not MicrosoftIdentity.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "signing", ["wrong_key", "unknown_kid", "alg_none", "hs256", "hs256_client_secret"]
+)
+def test_a_token_not_signed_rs256_by_a_published_key_is_refused(
+    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform, signing: str
+) -> None:
+    identity_platform.faults.id_token_signing = signing  # type: ignore[assignment]
+    attempt = browser.sign_in(ada)
+    assert_refused_without_trace(attempt.error)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"iss": "https://login.microsoftonline.com/evil/v2.0"},
+        {"aud": "another-application"},
+        {"nonce": "a-nonce-from-another-flow"},
+        {"exp": int(time.time()) - 600},
+        {"nbf": int(time.time()) + 600},
+        {"iat": int(time.time()) + 600},
+        {"tid": "00000000-0000-0000-0000-0000000000ee"},
+    ],
+    ids=["issuer", "audience", "nonce", "expired", "not-yet-valid", "issued-in-future", "tid"],
+)
+def test_a_token_with_a_wrong_claim_is_refused(
+    browser: Browser,
+    ada: FakeUser,
+    identity_platform: FakeIdentityPlatform,
+    override: dict[str, Any],
+) -> None:
+    identity_platform.faults.id_token_claims_override = override
+    attempt = browser.sign_in(ada)
+    assert_refused_without_trace(attempt.error)
+
+
+@pytest.mark.parametrize("claim", ["tid", "oid", "sub", "nonce", "exp", "iat", "nbf", "aud"])
+def test_a_token_missing_a_required_claim_is_refused(
+    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform, claim: str
+) -> None:
+    identity_platform.faults.id_token_claims_remove = {claim}
+    attempt = browser.sign_in(ada)
+    assert_refused_without_trace(attempt.error)
+
+
+def test_a_small_clock_difference_is_tolerated(
+    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+) -> None:
+    identity_platform.faults.clock_skew = 30  # Microsoft's clock runs 30 s ahead.
+    attempt = browser.sign_in(ada)
+    assert attempt.error is None
+
+
+def test_keys_are_fetched_once_and_refetched_once_after_rotation(
+    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+) -> None:
+    identity_platform.clear_requests()
+    for _ in range(3):
+        assert browser.sign_in(ada).error is None
+    assert identity_platform.count("keys") == 1
+
+    identity_platform.rotate_signing_key()
+    assert browser.sign_in(ada).error is None
+    assert browser.sign_in(ada).error is None
+
+    assert identity_platform.count("keys") == 2
+
+
+def test_keys_unreachable_is_a_provider_outage(
+    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+) -> None:
+    identity_platform.faults.keys_endpoint_status = 500
+    attempt = browser.sign_in(ada)
+    assert_refused_without_trace(attempt.error, "provider_unavailable")
+
+    identity_platform.faults.keys_endpoint_status = None
+    assert browser.sign_in(ada).error is None
+
+
+def test_multi_tenant_issuer_is_filled_from_the_tokens_tenant(
+    browser: Browser, multi_tenant: Any, identity_platform: FakeIdentityPlatform, fabrikam: Any
+) -> None:
+    fabrikam_user = identity_platform.add_user(
+        fabrikam, name="Fay Fabrikam", email="fay@fabrikam.example", email_verified=True
+    )
+    body = browser.signed_in(fabrikam_user)
+    assert body["user"]["tenant_id"] == fabrikam.tenant_id

@@ -1,0 +1,201 @@
+"""Our JWTs: rotation, reuse detection, absolute lifetime, logout and single logout."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.utils import timezone
+
+from sso_api.models import RefreshSession, RevocationReason
+from sso_api.testing import FakeIdentityPlatform, FakeUser
+from tests.conftest import Browser
+
+pytestmark = pytest.mark.django_db
+
+
+def refresh(client: Client, token: str) -> Any:
+    return client.post("/api/sso/token/refresh/", {"refresh": token}, content_type="application/json")
+
+
+def logout(client: Client, token: str) -> Any:
+    return client.post("/api/sso/logout/", {"refresh": token}, content_type="application/json")
+
+
+def test_refresh_rotates_and_the_old_token_dies(browser: Browser, ada: FakeUser) -> None:
+    first = browser.signed_in(ada)
+
+    rotated = refresh(browser.client, first["refresh"])
+
+    assert rotated.status_code == 200
+    body = rotated.json()
+    assert set(body) == {"access", "refresh", "token_type", "expires_in"}
+    assert body["refresh"] != first["refresh"]
+    me = browser.client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {body['access']}")
+    assert me.json()["object_id"] == ada.object_id
+    assert refresh(browser.client, body["refresh"]).status_code == 200
+
+
+def test_presenting_a_rotated_token_revokes_the_whole_family(
+    browser: Browser, ada: FakeUser
+) -> None:
+    first = browser.signed_in(ada)
+    second = refresh(browser.client, first["refresh"]).json()
+
+    reuse = refresh(browser.client, first["refresh"])
+
+    assert reuse.status_code == 401
+    assert reuse.json()["code"] == "refresh_token_reused"
+    # The legitimate holder of the newest token is signed out too.
+    assert refresh(browser.client, second["refresh"]).json()["code"] == "session_revoked"
+    assert RefreshSession.objects.get().revoked_reason == RevocationReason.REUSE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refreshes_with_one_token_let_at_most_one_through(
+    browser: Browser, ada: FakeUser
+) -> None:
+    token = browser.signed_in(ada)["refresh"]
+    barrier = threading.Barrier(8)
+
+    def attempt(_: int) -> int:
+        try:
+            barrier.wait()
+            return int(refresh(Client(), token).status_code)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(attempt, range(8)))
+
+    assert statuses.count(200) <= 1
+    assert RefreshSession.objects.get().revoked_at is not None
+
+
+def test_rotation_never_extends_the_absolute_lifetime(
+    browser: Browser, ada: FakeUser, sso: Any
+) -> None:
+    first = browser.signed_in(ada)
+    session = RefreshSession.objects.get()
+    session.expires_at = timezone.now() + timedelta(seconds=30)
+    session.save()
+
+    rotated = refresh(browser.client, first["refresh"]).json()
+    import jwt
+
+    claims = jwt.decode(rotated["refresh"], options={"verify_signature": False})
+    assert claims["exp"] <= int(session.expires_at.timestamp())
+
+    RefreshSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    expired = refresh(browser.client, rotated["refresh"])
+    assert expired.status_code == 401
+    assert expired.json()["code"] == "session_expired"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "not-a-jwt", "a.b.c", "eyJhbGciOiJub25lIn0.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9."],
+)
+def test_garbage_refresh_tokens_are_refused(browser: Browser, token: str) -> None:
+    response = refresh(browser.client, token)
+    assert response.status_code in (400, 401)
+    assert response.json()["code"] in ("invalid_request", "invalid_refresh_token")
+
+
+def test_an_access_token_is_not_a_refresh_token(browser: Browser, ada: FakeUser) -> None:
+    access = browser.signed_in(ada)["access"]
+    assert refresh(browser.client, access).json()["code"] == "invalid_refresh_token"
+
+
+def test_refresh_tokens_of_a_deactivated_user_stop_working(browser: Browser, ada: FakeUser) -> None:
+    from django.contrib.auth import get_user_model
+
+    token = browser.signed_in(ada)["refresh"]
+    get_user_model().objects.update(is_active=False)
+    assert refresh(browser.client, token).json()["code"] == "session_revoked"
+
+
+def test_logout_revokes_the_family(browser: Browser, ada: FakeUser) -> None:
+    tokens = browser.signed_in(ada)
+
+    response = logout(browser.client, tokens["refresh"])
+
+    assert response.status_code == 200
+    assert response.json() == {"logout_url": None}
+    assert refresh(browser.client, tokens["refresh"]).json()["code"] == "session_revoked"
+
+
+def test_logout_returns_microsofts_end_session_url_when_slo_is_on(
+    browser: Browser, ada: FakeUser, sso: Any, identity_platform: FakeIdentityPlatform
+) -> None:
+    sso.MICROSOFT_SSO_SLO_ENABLED = True
+    sso.MICROSOFT_SSO_LOGOUT_REDIRECT_PATH = "https://spa.example.com/signed-out?x=1&y=2"
+    tokens = browser.signed_in(ada)
+
+    url = logout(browser.client, tokens["refresh"]).json()["logout_url"]
+
+    assert url.startswith(identity_platform.base_url)
+    assert urlsplit(url).path.endswith("/oauth2/v2.0/logout")
+    assert parse_qs(urlsplit(url).query)["post_logout_redirect_uri"] == [
+        "https://spa.example.com/signed-out?x=1&y=2"
+    ]
+    assert "x=1&y=2" not in url  # encoded, not spliced
+
+
+def test_logout_redirect_path_is_made_absolute_on_this_host(
+    browser: Browser, ada: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_SLO_ENABLED = True
+    sso.MICROSOFT_SSO_LOGOUT_REDIRECT_PATH = "/bye/"
+    url = logout(browser.client, browser.signed_in(ada)["refresh"]).json()["logout_url"]
+    assert parse_qs(urlsplit(url).query)["post_logout_redirect_uri"] == ["http://testserver/bye/"]
+
+
+def test_front_channel_logout_revokes_every_session_of_that_microsoft_session(
+    browser: Browser, ada: FakeUser, grace: FakeUser
+) -> None:
+    ada_tokens = browser.signed_in(ada)
+    grace_tokens = browser.signed_in(grace)
+    sid = RefreshSession.objects.get(identity__object_id=ada.object_id).microsoft_session_id
+    assert sid
+
+    response = browser.client.get("/api/sso/logout/frontchannel/", {"sid": sid})
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    assert "frame-ancestors" in response["Content-Security-Policy"]
+    assert "X-Frame-Options" not in response
+    assert refresh(browser.client, ada_tokens["refresh"]).json()["code"] == "session_revoked"
+    assert refresh(browser.client, grace_tokens["refresh"]).status_code == 200
+
+
+def test_front_channel_logout_urls_from_the_platform_reach_us(
+    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+) -> None:
+    tokens = browser.signed_in(ada)
+    sid = RefreshSession.objects.get().microsoft_session_id
+    urls = identity_platform.front_channel_logout_urls(sid)
+    assert urls
+    for url in urls:
+        parts = urlsplit(url)
+        assert browser.client.get(f"{parts.path}?{parts.query}", secure=True).status_code == 200
+    assert refresh(browser.client, tokens["refresh"]).json()["code"] == "session_revoked"
+
+
+def test_front_channel_logout_without_sid_is_harmless(browser: Browser) -> None:
+    assert browser.client.get("/api/sso/logout/frontchannel/").status_code == 200
+
+
+def test_me_requires_a_bearer_token(browser: Browser) -> None:
+    response = browser.client.get("/api/sso/me/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    bad = browser.client.get("/api/sso/me/", HTTP_AUTHORIZATION="Bearer nonsense")
+    assert bad.status_code == 401
+    assert bad.json()["code"] == "token_not_valid"

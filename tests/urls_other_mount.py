@@ -1,0 +1,5 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("auth/microsoft/", include("sso_api.urls")),
+]
