@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.apps import AppConfig
@@ -41,7 +41,9 @@ def _configured(name: str) -> Any:
 
 
 @register(Tags.caches, deploy=False)
-def check_callback_cache(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+def check_callback_cache(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     cache_name = _configured("CALLBACK_CACHE_NAME")
     caches = getattr(settings, "CACHES", {})
@@ -55,7 +57,8 @@ def check_callback_cache(app_configs: Sequence[AppConfig] | None, **kwargs: Any)
         )
     if _configured("REQUIRE_SECURE_CALLBACK") is not True:
         return messages
-    if not settings.is_overridden("CACHES"):
+    # is_overridden is public Django API that the type stubs do not declare.
+    if not cast(Any, settings).is_overridden("CACHES"):
         messages.append(
             Error(
                 "MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK is on but CACHES is not configured.",
@@ -113,7 +116,9 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
         if not wrong_type and spec.types == (list, tuple):
             wrong_type = not all(isinstance(item, str) for item in value)
         if wrong_type:
-            expected = "a list of strings" if spec.types == (list, tuple) else _type_names(spec.types)
+            expected = (
+                "a list of strings" if spec.types == (list, tuple) else _type_names(spec.types)
+            )
             messages.append(
                 Error(
                     f"{spec.setting_name} must be {expected} (or a callable taking the request).",
@@ -135,11 +140,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
                     )
                 )
     if _configured("ENABLED") is True:
-        missing = [
-            name
-            for name in ("APPLICATION_ID", "CLIENT_SECRET")
-            if not _configured(name)
-        ]
+        missing = [name for name in ("APPLICATION_ID", "CLIENT_SECRET") if not _configured(name)]
         if not _configured("TENANT_ID") and not _configured("AUTHORITY"):
             missing.append("TENANT_ID")
         if missing:

@@ -178,7 +178,7 @@ def _refusal_from_microsoft(error: str) -> SSOError:
 
 def _log_failure(exc: BaseException) -> None:
     """Log a failed sign-in without the text of any chained library exception."""
-    causes = []
+    causes: list[str] = []
     cause = exc.__cause__
     while cause is not None and len(causes) < 5:
         causes.append(type(cause).__name__)
@@ -243,7 +243,9 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str]) -> str:
         # with their traceback frames (no message text) and reported as server_error.
         _log_failure(exc)
         if not isinstance(exc, SSOError):
-            logger.error("unexpected sign-in error:\n%s", "".join(traceback.format_tb(exc.__traceback__)))
+            logger.error(
+                "unexpected sign-in error:\n%s", "".join(traceback.format_tb(exc.__traceback__))
+            )
         code = exc.code if isinstance(exc, SSOError) else "server_error"
         detail = exc.detail if isinstance(exc, SSOError) else "Sign-in failed unexpectedly."
         target = str(flow_record["next"]) if flow_record else conf.login_failed_url
@@ -271,7 +273,7 @@ def redeem_handoff_code(request: HttpRequest, sso_code: str, code_verifier: str 
             raise CodeVerifierMismatch("code_verifier does not match")
     identity = (
         MicrosoftIdentity.objects.select_related("user")
-        .filter(pk=record.get("identity_id"), user_id=record.get("user_id"))
+        .filter(pk=str(record.get("identity_id")), user_id=str(record.get("user_id")))
         .first()
     )
     if identity is None or not identity.user.is_active:
@@ -332,8 +334,5 @@ def front_channel_logout(request: HttpRequest, microsoft_session_id: str) -> int
 def user_identity(user: AbstractBaseUser) -> MicrosoftIdentity | None:
     """The identity the user last signed in with, for ``/me/``."""
     return (
-        MicrosoftIdentity.objects.filter(user=user)
-        .order_by("-last_login_at", "-pk")
-        .first()
+        MicrosoftIdentity.objects.filter(user_id=user.pk).order_by("-last_login_at", "-pk").first()
     )
-

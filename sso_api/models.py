@@ -27,11 +27,11 @@ class MicrosoftIdentity(models.Model):
     last_login_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [
+        constraints = (
             models.UniqueConstraint(
                 fields=["tenant_id", "object_id"], name="sso_api_identity_tenant_object"
             ),
-        ]
+        )
         verbose_name = "Microsoft identity"
         verbose_name_plural = "Microsoft identities"
 
@@ -68,9 +68,7 @@ class RefreshSession(models.Model):
     expires_at = models.DateTimeField()
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_reason = models.CharField(
-        max_length=32, choices=RevocationReason.choices, blank=True
-    )
+    revoked_reason = models.CharField(max_length=32, choices=RevocationReason.choices, blank=True)
 
     class Meta:
         verbose_name = "sign-in session"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -120,7 +120,7 @@ def _username_for(claims: MicrosoftClaims, email: str | None) -> str:
     """
     user_model = get_user_model()
     field = user_model.USERNAME_FIELD
-    max_length = user_model._meta.get_field(field).max_length or 150
+    max_length = getattr(user_model._meta.get_field(field), "max_length", None) or 150
     candidate = (email or f"ms-{claims.object_id}")[:max_length]
     if not user_model._default_manager.filter(**{field: candidate}).exists():
         return candidate
@@ -180,7 +180,10 @@ def _existing_user_by_email(
 
 
 def _apply_user_data(
-    user: AbstractBaseUser, claims: MicrosoftClaims, conf: SSOSettings, email: str | None,
+    user: AbstractBaseUser,
+    claims: MicrosoftClaims,
+    conf: SSOSettings,
+    email: str | None,
     created: bool,
 ) -> None:
     changed: list[str] = []
@@ -227,7 +230,7 @@ def _bind_identity(
                     if not conf.auto_create_users:
                         raise UserNotFound("no user is bound to this account")
                     user = _create_user(claims, request, conf, email)
-                return MicrosoftIdentity.objects.create(user=user, **lookup), created
+                return MicrosoftIdentity.objects.create(user=cast(Any, user), **lookup), created
         except IntegrityError:
             if attempt:
                 raise

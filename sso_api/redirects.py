@@ -31,7 +31,7 @@ def request_scheme(request: HttpRequest) -> str:
     chained a list): the seed documentation promises it, and a wrong value can only produce
     a callback URI that Microsoft refuses, never one it accepts for someone else.
     """
-    forwarded = request.META.get("HTTP_X_FORWARDED_PROTO", "")
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_PROTO", ""))
     first = forwarded.split(",", 1)[0].strip().lower()
     if first in ("http", "https"):
         return first
@@ -46,7 +46,7 @@ def callback_netloc(request: HttpRequest, conf: SSOSettings) -> str:
         from django.contrib.sites.models import Site
 
         try:
-            return Site.objects.get_current(request).domain
+            return str(Site.objects.get_current(request).domain)
         except Site.DoesNotExist:
             # Without SITE_ID the site is looked up by the request's host; no match means
             # no site to take the domain from, so the request's host is the answer.

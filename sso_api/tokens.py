@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -73,7 +73,7 @@ def issue_tokens(
     """Start a new refresh family for ``user`` and return its first token pair."""
     now = timezone.now()
     session = RefreshSession.objects.create(
-        user=user,
+        user=cast(Any, user),
         identity=identity,
         microsoft_session_id=microsoft_session_id or "",
         current_jti=uuid.uuid4().hex,

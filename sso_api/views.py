@@ -7,12 +7,14 @@ negotiation and exception handler.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpResponse, HttpResponseRedirect
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
@@ -20,6 +22,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
@@ -38,16 +41,17 @@ from sso_api.tokens import TokenPair
 class _JSONOnlyNegotiation(BaseContentNegotiation):
     """Always JSON: browsers landing on the callback send ``Accept: text/html``."""
 
-    def select_parser(self, request: Request, parsers: list[BaseParser]) -> BaseParser | None:
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
         for parser in parsers:
             if parser.media_type.split(";")[0] == (request.content_type or "").split(";")[0]:
                 return parser
         return None
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -67,7 +71,10 @@ def _drf_error_body(exc: drf_exceptions.APIException) -> dict[str, Any]:
     return error_body(str(getattr(detail, "code", None) or exc.default_code), str(detail))
 
 
-def _no_store(response: HttpResponse) -> HttpResponse:
+_Response = TypeVar("_Response", bound=HttpResponse)
+
+
+def _no_store(response: _Response) -> _Response:
     # Tokens and codes must never sit in a shared or browser cache (RFC 6749, 5.1).
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
@@ -77,12 +84,12 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 class SSOView(APIView):
     """Base view: public, JSON in and out, errors in our shape, responses never cached."""
 
-    authentication_classes: ClassVar[list[type]] = []  # type: ignore[misc]
-    permission_classes: ClassVar[list[type[BasePermission]]] = [AllowAny]  # type: ignore[misc]
-    parser_classes: ClassVar[list[type[BaseParser]]] = [JSONParser, FormParser]  # type: ignore[misc]
-    renderer_classes: ClassVar[list[type[BaseRenderer]]] = [JSONRenderer]  # type: ignore[misc]
+    authentication_classes: Sequence[type[BaseAuthentication]] = ()
+    permission_classes: Sequence[type[BasePermission]] = (AllowAny,)
+    parser_classes: Sequence[type[BaseParser]] = (JSONParser, FormParser)
+    renderer_classes: Sequence[type[BaseRenderer]] = (JSONRenderer,)
     content_negotiation_class = _JSONOnlyNegotiation
-    throttle_classes: ClassVar[list[type]] = []  # type: ignore[misc]
+    throttle_classes: Sequence[type[BaseThrottle]] = ()
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, InvalidRequest):
@@ -97,8 +104,8 @@ class SSOView(APIView):
         return super().handle_exception(exc)
 
     def finalize_response(
-        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
-    ) -> HttpResponse:
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         return _no_store(super().finalize_response(request, response, *args, **kwargs))
 
     def validated(self, serializer_class: type[Serializer[Any]], data: Any) -> dict[str, Any]:
@@ -152,7 +159,7 @@ def token_pair_payload(pair: TokenPair) -> dict[str, Any]:
 class StartView(SSOView):
     """Begin a sign-in: answers Microsoft's authorization URL (or redirects to it)."""
 
-    parser_classes = [JSONParser, FormParser, MultiPartParser]  # noqa: RUF012
+    parser_classes = (JSONParser, FormParser, MultiPartParser)
 
     def get(self, request: Request) -> HttpResponse:
         return self._start(request, request.query_params)
@@ -189,7 +196,7 @@ class CallbackView(SSOView):
     from Microsoft and is authenticated by its single-use ``state`` instead.
     """
 
-    parser_classes = [FormParser]  # noqa: RUF012
+    parser_classes = (FormParser, MultiPartParser)
 
     def get(self, request: Request) -> HttpResponse:
         return ValidatedRedirect(flows.complete_sign_in(request, request.query_params.dict()))
@@ -197,7 +204,8 @@ class CallbackView(SSOView):
     def post(self, request: Request) -> HttpResponse:
         try:
             form = request.data.dict() if hasattr(request.data, "dict") else {}
-        except drf_exceptions.ParseError:
+        except drf_exceptions.APIException:
+            # An unparsable body has no usable state: the flow reports invalid_state.
             form = {}
         return ValidatedRedirect(flows.complete_sign_in(request, form))
 
@@ -250,15 +258,15 @@ class FrontChannelLogoutView(SSOView):
             f"frame-ancestors 'self' {authority.scheme}://{authority.netloc}"
         )
         # Lets the frame-ancestors policy above decide instead of X-Frame-Options: DENY.
-        response.xframe_options_exempt = True  # type: ignore[attr-defined]
+        response.xframe_options_exempt = True
         return response
 
 
 class MeView(SSOView):
     """The signed-in user, for a bearer access token."""
 
-    authentication_classes = [JWTAuthentication]  # noqa: RUF012
-    permission_classes = [IsAuthenticated]  # noqa: RUF012
+    authentication_classes = (JWTAuthentication,)
+    permission_classes = (IsAuthenticated,)
 
     def get(self, request: Request) -> Response:
         user = request.user

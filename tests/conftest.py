@@ -21,7 +21,13 @@ from django.http import HttpResponse
 from django.test import Client
 
 from sso_api.entra.client import clear_clients
-from sso_api.testing import AuthorizationResponse, FakeApp, FakeIdentityPlatform, FakeTenant, FakeUser
+from sso_api.testing import (
+    AuthorizationResponse,
+    FakeApp,
+    FakeIdentityPlatform,
+    FakeTenant,
+    FakeUser,
+)
 from sso_api.testing.certificates import ensure_certificates
 
 CALLBACK_URL = "http://testserver/api/sso/callback/"

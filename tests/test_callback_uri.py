@@ -42,7 +42,13 @@ def test_https_requests_give_an_https_callback(browser: Browser) -> None:
 
 @pytest.mark.parametrize(
     ("header", "scheme"),
-    [("https", "https"), ("https, http", "https"), ("http", "http"), ("HTTPS", "https"), ("gopher", "http")],
+    [
+        ("https", "https"),
+        ("https, http", "https"),
+        ("http", "http"),
+        ("HTTPS", "https"),
+        ("gopher", "http"),
+    ],
 )
 def test_x_forwarded_proto_from_a_reverse_proxy_is_honoured(
     browser: Browser, header: str, scheme: str

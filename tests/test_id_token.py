@@ -15,7 +15,9 @@ from tests.conftest import Browser
 pytestmark = pytest.mark.django_db
 
 
-def assert_refused_without_trace(attempt_error: str | None, expected: str = "invalid_id_token") -> None:
+def assert_refused_without_trace(
+    attempt_error: str | None, expected: str = "invalid_id_token"
+) -> None:
     assert attempt_error == expected
     assert not get_user_model().objects.exists()
     assert not MicrosoftIdentity.objects.exists()

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 User = get_user_model()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def attacker_tenant(identity_platform: FakeIdentityPlatform) -> FakeTenant:
     return identity_platform.add_tenant(name="Attacker", domain="attacker.example")
 
@@ -83,7 +83,8 @@ def test_nOAuth_without_unique_email_the_impostor_becomes_a_separate_powerless_u
     assert impostor_user["id"] != victim["id"]
     assert impostor_user["email"] == ""
     created = User.objects.get(pk=impostor_user["id"])
-    assert not created.is_staff and not created.is_superuser
+    assert not created.is_staff
+    assert not created.is_superuser
     assert User.objects.get(pk=victim["id"]).is_superuser
 
 
@@ -231,7 +232,9 @@ def test_the_domain_list_only_trusts_verified_email(
 # --- Creation, updates, lists and hooks ---------------------------------------------------
 
 
-def test_auto_create_off_refuses_unknown_accounts(browser: Browser, sso: Any, ada: FakeUser) -> None:
+def test_auto_create_off_refuses_unknown_accounts(
+    browser: Browser, sso: Any, ada: FakeUser
+) -> None:
     sso.MICROSOFT_SSO_AUTO_CREATE_USERS = False
     assert browser.sign_in(ada).error == "user_not_found"
     assert not User.objects.exists()
@@ -244,8 +247,10 @@ def test_staff_and_superuser_lists_use_the_trusted_email(
     sso.MICROSOFT_SSO_SUPERUSER_LIST = ["ada@contoso.example"]
     ada_user = User.objects.get(pk=browser.signed_in(ada)["user"]["id"])
     grace_user = User.objects.get(pk=browser.signed_in(grace)["user"]["id"])
-    assert ada_user.is_superuser and ada_user.is_staff
-    assert grace_user.is_staff and not grace_user.is_superuser
+    assert ada_user.is_superuser
+    assert ada_user.is_staff
+    assert grace_user.is_staff
+    assert not grace_user.is_superuser
 
 
 def test_the_first_user_becomes_superuser_when_asked(
@@ -262,8 +267,12 @@ def test_user_data_is_refreshed_only_when_asked(
     browser: Browser, sso: Any, identity_platform: FakeIdentityPlatform, contoso: FakeTenant
 ) -> None:
     person = identity_platform.add_user(
-        contoso, name="Old Name", given_name="Old", family_name="Name",
-        email="old@contoso.example", email_verified=True,
+        contoso,
+        name="Old Name",
+        given_name="Old",
+        family_name="Name",
+        email="old@contoso.example",
+        email_verified=True,
     )
     browser.signed_in(person)
     person.given_name = "New"

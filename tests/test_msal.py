@@ -49,7 +49,9 @@ def test_discovery_is_fetched_once_per_process(
     assert identity_platform.count("metadata") == 1
 
 
-def test_msal_token_cache_does_not_grow_with_sign_ins(browser: Browser, ada: FakeUser, grace: FakeUser) -> None:
+def test_msal_token_cache_does_not_grow_with_sign_ins(
+    browser: Browser, ada: FakeUser, grace: FakeUser
+) -> None:
     browser.signed_in(ada)
     browser.signed_in(grace)
     cache = entra_client(sso_settings()).msal_app().token_cache
@@ -97,7 +99,10 @@ def test_a_slow_token_endpoint_times_out_cleanly(
 
 
 def test_a_non_json_token_answer_is_an_outage_and_not_logged(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform, caplog: pytest.LogCaptureFixture
+    browser: Browser,
+    ada: FakeUser,
+    identity_platform: FakeIdentityPlatform,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     identity_platform.faults.token_endpoint_body = "<html>secret-looking-body</html>"
     identity_platform.faults.token_endpoint_status = 200
@@ -122,13 +127,16 @@ def test_an_authority_that_is_not_microsofts_triggers_no_instance_discovery(
     hosts: list[str] = []
     original = IdentityPlatformSession.request
 
-    def recording(self: IdentityPlatformSession, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
+    def recording(
+        self: IdentityPlatformSession, method: Any, url: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         hosts.append(requests.utils.urlparse(str(url)).hostname or "")
         return original(self, method, url, *args, **kwargs)
 
     monkeypatch.setattr(IdentityPlatformSession, "request", recording)
     browser.signed_in(ada)
-    assert hosts and set(hosts) == {"127.0.0.1"}
+    assert hosts
+    assert set(hosts) == {"127.0.0.1"}
 
 
 def test_the_ca_bundle_setting_beats_requests_ca_bundle(

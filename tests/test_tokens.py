@@ -21,7 +21,9 @@ pytestmark = pytest.mark.django_db
 
 
 def refresh(client: Client, token: str) -> Any:
-    return client.post("/api/sso/token/refresh/", {"refresh": token}, content_type="application/json")
+    return client.post(
+        "/api/sso/token/refresh/", {"refresh": token}, content_type="application/json"
+    )
 
 
 def logout(client: Client, token: str) -> Any:
@@ -180,7 +182,7 @@ def test_front_channel_logout_urls_from_the_platform_reach_us(
 ) -> None:
     tokens = browser.signed_in(ada)
     sid = RefreshSession.objects.get().microsoft_session_id
-    urls = identity_platform.front_channel_logout_urls(sid)
+    urls = identity_platform.front_channel_logout_requests(sid)
     assert urls
     for url in urls:
         parts = urlsplit(url)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import warnings
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,10 @@ from sso_api.exceptions import (
 )
 
 logger = logging.getLogger("sso_api.entra")
+
+# msal warns on every query-mode flow. Query mode is a supported, documented choice here
+# (MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK selects form_post), so the warning is noise.
+warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
 
 # OAuth error codes in a token response that mean "try again later", not "you are refused".
 _TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error"})

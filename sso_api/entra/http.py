@@ -87,7 +87,7 @@ class IdentityPlatformSession(requests.Session):
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
-    def request(  # type: ignore[override]
+    def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         # Explicit per-request values: requests lets the environment override only the

@@ -25,7 +25,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         base = urlsplit(str(options["base_url"]).strip())
         if base.scheme not in ("http", "https") or not base.netloc or "@" in base.netloc:
-            raise CommandError("Give a base URL like https://api.example.com or http://localhost:8000")
+            raise CommandError(
+                "Give a base URL like https://api.example.com or http://localhost:8000"
+            )
         if base.path not in ("", "/") or base.query or base.fragment:
             raise CommandError(
                 "Give only scheme and host; the path comes from where sso_api.urls is mounted "
