@@ -10,7 +10,7 @@ lts_venv
 ensure_services
 
 log "ruff"
-.venv/bin/ruff check sso_api tests example
+.venv/bin/ruff check sso_api tests example scripts
 log "mypy"
 .venv/bin/mypy sso_api
 

@@ -77,7 +77,9 @@ SPECS: tuple[SettingSpec, ...] = (
         _STR_LIST,
         "Scopes to request besides openid, profile and offline_access, which are always sent.",
     ),
-    SettingSpec("TIMEOUT", 10, (int,), "Lifetime of a sign-in flow, in minutes."),
+    SettingSpec(
+        "TIMEOUT", 10, (int, float), "Lifetime of a sign-in flow, in minutes (fractions allowed)."
+    ),
     SettingSpec(
         "HTTP_TIMEOUT",
         10.0,
@@ -270,7 +272,7 @@ class SSOSettings:
 
     @property
     def flow_lifetime(self) -> timedelta:
-        return timedelta(minutes=int(self.value("TIMEOUT")))
+        return timedelta(minutes=float(self.value("TIMEOUT")))
 
     @property
     def http_timeout(self) -> float:

@@ -153,7 +153,7 @@ def start_sign_in(
         login_hint=login_hint or None,
         domain_hint=domain_hint or None,
     )
-    lifetime = int(conf.flow_lifetime.total_seconds())
+    lifetime = max(1, int(conf.flow_lifetime.total_seconds()))
     _store(conf).put(
         FLOW_PREFIX,
         state,

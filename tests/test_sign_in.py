@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -10,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
+from django.test import Client
 
 from sso_api.models import MicrosoftIdentity, RefreshSession
 from sso_api.testing import FakeIdentityPlatform, FakeUser
@@ -214,3 +216,33 @@ def test_tokens_are_issued_only_when_the_hand_off_is_redeemed(
     browser.sign_in(ada)
     assert MicrosoftIdentity.objects.count() == 1
     assert not RefreshSession.objects.exists()
+
+
+def test_an_expired_flow_is_refused_and_sends_to_the_failure_url(
+    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_TIMEOUT = 1 / 60  # one second
+    started = browser.start(next="/app/").json()
+    assert started["expires_in"] == 1
+    answer = identity_platform.authorize(started["authorization_url"], user=ada)
+    time.sleep(1.5)
+
+    response = browser.deliver(answer)
+
+    assert response["Location"].startswith("/login-failed/?")
+    assert query_of(response["Location"])["sso_error"] == ["invalid_state"]
+    assert not get_user_model().objects.exists()
+
+
+def test_the_form_post_callback_needs_no_csrf_token_or_cookie(
+    ada: FakeUser, identity_platform: FakeIdentityPlatform, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK = True
+    sso.MIDDLEWARE = [*sso.MIDDLEWARE, "django.middleware.csrf.CsrfViewMiddleware"]
+    browser = Browser(identity_platform)
+    browser.client = Client(enforce_csrf_checks=True)
+
+    attempt = browser.sign_in(ada)
+
+    assert attempt.error is None
+    assert browser.redeem(attempt.sso_code, attempt.pkce.verifier).status_code == 200
