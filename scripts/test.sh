@@ -12,7 +12,7 @@ ensure_services
 log "ruff"
 .venv/bin/ruff check sso_api tests example scripts
 log "mypy"
-.venv/bin/mypy sso_api
+.venv/bin/mypy sso_api tests
 
 run_leg() {
     local name="$1" venv="$2"; shift 2

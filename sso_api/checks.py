@@ -9,6 +9,7 @@ sso.E002   ``MICROSOFT_SSO_CALLBACK_CACHE_NAME`` names no entry of ``CACHES``
 sso.E003   unknown ``MICROSOFT_SSO_*`` setting (likely misspelled)
 sso.E004   a ``MICROSOFT_SSO_*`` setting has the wrong type
 sso.E005   an ``MICROSOFT_SSO_ALLOWED_REDIRECT_URLS`` entry is not an absolute URL
+sso.E006   ``MICROSOFT_SSO_REFRESH_COOKIE_SAMESITE`` is not Strict, Lax or None
 sso.W002   sign-in is enabled but the application id, secret or tenant is missing
 sso.W003   ``MICROSOFT_SSO_ALLOWABLE_DOMAINS`` is empty, so nobody can sign in
 =========  ===========================================================================
@@ -139,6 +140,15 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
                         id="sso.E005",
                     )
                 )
+    samesite = _configured("REFRESH_COOKIE_SAMESITE")
+    if isinstance(samesite, str) and samesite not in ("Strict", "Lax", "None"):
+        messages.append(
+            Error(
+                f"MICROSOFT_SSO_REFRESH_COOKIE_SAMESITE is {samesite!r}.",
+                hint="Use 'Strict' (default), 'Lax', or 'None' for an API on another site.",
+                id="sso.E006",
+            )
+        )
     if _configured("ENABLED") is True:
         missing = [name for name in ("APPLICATION_ID", "CLIENT_SECRET") if not _configured(name)]
         if not _configured("TENANT_ID") and not _configured("AUTHORITY"):

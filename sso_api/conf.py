@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 from django.http import HttpRequest
@@ -186,6 +187,25 @@ SPECS: tuple[SettingSpec, ...] = (
         "Require a PKCE S256 code_challenge at /start/ binding the sso_code to the client.",
     ),
     SettingSpec(
+        "REFRESH_COOKIE",
+        False,
+        (bool,),
+        "Send the refresh token as an HttpOnly cookie scoped to refresh and logout, not in JSON.",
+    ),
+    SettingSpec(
+        "REFRESH_COOKIE_NAME",
+        "sso_refresh",
+        (str,),
+        "Name of the refresh cookie (the logout path's copy gets '_logout' appended).",
+    ),
+    SettingSpec("REFRESH_COOKIE_SECURE", True, (bool,), "Mark the refresh cookie Secure."),
+    SettingSpec(
+        "REFRESH_COOKIE_SAMESITE",
+        "Strict",
+        (str,),
+        "SameSite of the refresh cookie: 'Strict', 'Lax' or 'None' (cross-site APIs).",
+    ),
+    SettingSpec(
         "SESSION_LIFETIME",
         timedelta(days=14),
         (timedelta,),
@@ -197,6 +217,7 @@ SPECS_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
 MULTI_TENANT_ALIASES = frozenset({"common", "organizations", "consumers"})
 
 Hook = Callable[..., Any]
+SameSite = Literal["Strict", "Lax", "None"]
 
 
 class SSOSettings:
@@ -362,6 +383,38 @@ class SSOSettings:
     @property
     def require_code_challenge(self) -> bool:
         return bool(self.value("REQUIRE_CODE_CHALLENGE"))
+
+    @property
+    def refresh_cookie(self) -> bool:
+        return bool(self.value("REFRESH_COOKIE"))
+
+    @property
+    def refresh_cookie_name(self) -> str:
+        return str(self.value("REFRESH_COOKIE_NAME"))
+
+    @property
+    def refresh_cookie_secure(self) -> bool:
+        return bool(self.value("REFRESH_COOKIE_SECURE"))
+
+    @property
+    def refresh_cookie_samesite(self) -> SameSite:
+        value = str(self.value("REFRESH_COOKIE_SAMESITE"))
+        # sso.E006 reports other values; fall back to the strictest policy meanwhile.
+        return cast(SameSite, value) if value in ("Strict", "Lax", "None") else "Strict"
+
+    @property
+    def trusted_origins(self) -> set[str]:
+        """Origins of the http(s) entries of ``MICROSOFT_SSO_ALLOWED_REDIRECT_URLS``.
+
+        The SPAs allowed to receive an ``sso_code`` are the ones allowed to use the refresh
+        cookie; one list keeps the two from drifting apart.
+        """
+        origins = set()
+        for url in self.allowed_redirect_urls:
+            parts = urlsplit(url)
+            if parts.scheme.lower() in ("http", "https") and parts.netloc:
+                origins.add(f"{parts.scheme.lower()}://{parts.netloc.lower()}")
+        return origins
 
     @property
     def session_lifetime(self) -> timedelta:

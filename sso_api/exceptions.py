@@ -67,6 +67,14 @@ class InvalidCodeChallenge(SSOError):
     )
 
 
+class CSRFFailed(SSOError):
+    code = "csrf_failed"
+    status_code = 403
+    default_detail = (
+        "Cookie-authenticated requests need the X-SSO-CSRF header and a trusted Origin."
+    )
+
+
 class InvalidRequest(SSOError):
     code = "invalid_request"
     default_detail = "The request is malformed."

@@ -100,7 +100,14 @@ class TokenResponseSerializer(TokenPairSerializer):
 
 
 class RefreshRequestSerializer(serializers.Serializer[Any]):
-    refresh = serializers.CharField(max_length=4096)
+    refresh = serializers.CharField(
+        max_length=4096,
+        required=False,
+        help_text=(
+            "The refresh token. Leave it out in cookie mode (MICROSOFT_SSO_REFRESH_COOKIE), "
+            "where the cookie carries it and the X-SSO-CSRF header is required."
+        ),
+    )
 
 
 class LogoutResponseSerializer(serializers.Serializer[Any]):

@@ -28,6 +28,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from sso_api import flows
 from sso_api.conf import sso_settings
+from sso_api.cookies import clear_refresh_cookies, refresh_from_cookie, set_refresh_cookies
 from sso_api.exceptions import InvalidRequest, SSOError
 from sso_api.models import MicrosoftIdentity
 from sso_api.serializers import (
@@ -210,6 +211,31 @@ class CallbackView(SSOView):
         return ValidatedRedirect(flows.complete_sign_in(request, form))
 
 
+def _tokens_response(
+    request: Request, pair: TokenPair, extra: dict[str, Any] | None = None
+) -> Response:
+    """The token pair as JSON, or with the refresh token in cookies (cookie mode)."""
+    conf = sso_settings(request)
+    body = token_pair_payload(pair)
+    if conf.refresh_cookie:
+        del body["refresh"]
+    response = Response({**body, **(extra or {})})
+    if conf.refresh_cookie:
+        set_refresh_cookies(response, conf, pair.refresh, pair.session.expires_at)
+    return response
+
+
+def _presented_refresh_token(request: Request, params: dict[str, Any]) -> str:
+    """The refresh token from the body, else (cookie mode) from the CSRF-checked cookie."""
+    conf = sso_settings(request)
+    token = params.get("refresh") or (
+        refresh_from_cookie(request, conf) if conf.refresh_cookie else None
+    )
+    if not token:
+        raise InvalidRequest("no refresh token", fields={"refresh": ["This field is required."]})
+    return str(token)
+
+
 class TokenView(SSOView):
     """Trade the one-time ``sso_code`` and the PKCE verifier for our tokens."""
 
@@ -218,17 +244,24 @@ class TokenView(SSOView):
         signed_in = flows.redeem_handoff_code(
             request, params["sso_code"], params.get("code_verifier")
         )
-        body = token_pair_payload(signed_in.tokens)
-        body["user"] = user_payload(signed_in.user, signed_in.identity)
-        return Response(body)
+        user = user_payload(signed_in.user, signed_in.identity)
+        return _tokens_response(request, signed_in.tokens, {"user": user})
 
 
 class RefreshView(SSOView):
-    """Rotate a refresh token."""
+    """Rotate a refresh token (from the body, or from the cookie in cookie mode)."""
 
     def post(self, request: Request) -> Response:
         params = self.validated(RefreshRequestSerializer, request.data)
-        return Response(token_pair_payload(flows.refresh_tokens(request, params["refresh"])))
+        try:
+            pair = flows.refresh_tokens(request, _presented_refresh_token(request, params))
+        except SSOError as exc:
+            response = self.handle_exception(exc)
+            if exc.status_code == 401 and sso_settings(request).refresh_cookie:
+                # A dead cookie would only fail again: drop it.
+                clear_refresh_cookies(response, sso_settings(request))
+            return response
+        return _tokens_response(request, pair)
 
 
 class LogoutView(SSOView):
@@ -236,7 +269,11 @@ class LogoutView(SSOView):
 
     def post(self, request: Request) -> Response:
         params = self.validated(RefreshRequestSerializer, request.data)
-        return Response({"logout_url": flows.sign_out(request, params["refresh"])})
+        logout_url = flows.sign_out(request, _presented_refresh_token(request, params))
+        response = Response({"logout_url": logout_url})
+        if sso_settings(request).refresh_cookie:
+            clear_refresh_cookies(response, sso_settings(request))
+        return response
 
 
 class FrontChannelLogoutView(SSOView):

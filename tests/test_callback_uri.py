@@ -23,7 +23,7 @@ def redirect_uri_sent(browser: Browser, **extra: Any) -> str:
         **extra,
     )
     assert response.status_code == 200, response.content
-    return parse_qs(urlsplit(response.json()["authorization_url"]).query)["redirect_uri"][0]
+    return str(parse_qs(urlsplit(response.json()["authorization_url"]).query)["redirect_uri"][0])
 
 
 def test_scheme_host_and_path_come_from_the_start_request(browser: Browser) -> None:
@@ -98,7 +98,7 @@ def redirect_uri_sent_at(browser: Browser, path: str) -> str:
         {"next": "/", "code_challenge": pkce.challenge, "code_challenge_method": "S256"},
         content_type="application/json",
     )
-    return parse_qs(urlsplit(response.json()["authorization_url"]).query)["redirect_uri"][0]
+    return str(parse_qs(urlsplit(response.json()["authorization_url"]).query)["redirect_uri"][0])
 
 
 def test_the_command_prints_the_uris_to_register() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import msal
 import pytest
-import requests
 from django.contrib.auth import get_user_model
 
 from sso_api.conf import sso_settings
@@ -130,7 +130,7 @@ def test_an_authority_that_is_not_microsofts_triggers_no_instance_discovery(
     def recording(
         self: IdentityPlatformSession, method: Any, url: Any, *args: Any, **kwargs: Any
     ) -> Any:
-        hosts.append(requests.utils.urlparse(str(url)).hostname or "")
+        hosts.append(urlsplit(str(url)).hostname or "")
         return original(self, method, url, *args, **kwargs)
 
     monkeypatch.setattr(IdentityPlatformSession, "request", recording)
