@@ -26,10 +26,10 @@ def cookie_mode(sso: Any) -> Any:
 def cookie_post(client: Client, path: str, origin: str | None = SPA, csrf: bool = True) -> Any:
     headers: dict[str, str] = {}
     if origin is not None:
-        headers["HTTP_ORIGIN"] = origin
+        headers["Origin"] = origin
     if csrf:
-        headers["HTTP_X_SSO_CSRF"] = "1"
-    return client.post(path, {}, content_type="application/json", secure=True, **headers)
+        headers["X-SSO-CSRF"] = "1"
+    return client.post(path, {}, content_type="application/json", secure=True, headers=headers)
 
 
 def test_the_refresh_token_is_only_in_httponly_cookies_scoped_to_refresh_and_logout(
