@@ -1,0 +1,1167 @@
+"""A fake Microsoft identity platform (Entra ID v2.0 endpoints) served over real HTTPS.
+
+It stands in for ``login.microsoftonline.com`` so that the real ``msal`` library, our
+own Entra validation and a real browser can run the authorization code flow with PKCE
+end to end, on loopback, with tokens signed by keys the fake publishes. The URL layout
+is Entra's, where ``{tenant}`` is a tenant id, a tenant domain, ``common`` or
+``organizations``:
+
+- ``GET /{tenant}/v2.0/.well-known/openid-configuration``: OpenID Provider metadata;
+- ``GET /{tenant}/discovery/v2.0/keys``: the JWKS;
+- ``GET|POST /{tenant}/oauth2/v2.0/authorize``: the sign-in (and consent) pages;
+- ``POST /{tenant}/oauth2/v2.0/token``: authorization code and refresh token grants;
+- ``GET|POST /{tenant}/oauth2/v2.0/logout``: ends the session, front-channel logout.
+
+Behaviour follows Microsoft's description of the v2.0 authorization code flow
+(https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow) and of
+front-channel logout (https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc).
+Where it is stricter, on purpose:
+
+- every malformed authorization request gets an error page (no redirect), so only the
+  user's own outcomes (cancel, declined consent, a disabled account, prompt=none
+  without a session) travel back to the app as ``error=...``;
+- PKCE with S256 is required, which Entra only demands of single-page apps;
+- an authorization code is spent by any redemption attempt by its own client, even
+  one with a wrong ``redirect_uri`` or ``code_verifier``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import re
+import secrets
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Literal
+from urllib.parse import unquote, urlencode, urlsplit
+
+from .browser import AuthorizationResponse, drive_authorization
+from .certificates import ensure_certificates
+from .claims import (
+    TOKEN_LIFETIME,
+    access_token_claims,
+    client_info,
+    id_token_claims,
+    object_id_from_login_hint,
+)
+from .directory import FakeApp, FakeTenant, FakeUser
+from .faults import Faults
+from .pages import (
+    ACTION_FIELD,
+    CANCEL_ACTION,
+    CONSENT_FIELD,
+    USER_FIELD,
+    consent_page,
+    error_page,
+    form_post_page,
+    sign_in_page,
+    signed_out_page,
+)
+from .protocol import (
+    EntraError,
+    Trace,
+    basic_credentials,
+    echo,
+    malformed,
+    missing_parameter,
+    parameters,
+    pkce_matches,
+    required,
+    with_query,
+)
+from .server import HttpRequest, HttpResponse, HttpsServer
+from .signing import KeyRing
+
+__all__ = [
+    "AUTHORIZATION_CODE_LIFETIME",
+    "MULTI_TENANT_SEGMENTS",
+    "SESSION_COOKIE",
+    "Endpoint",
+    "FakeIdentityPlatform",
+    "RecordedRequest",
+]
+
+Endpoint = Literal["metadata", "authorize", "token", "keys", "logout", "other"]
+
+#: Authority segments that stand for "any organization" rather than one tenant.
+MULTI_TENANT_SEGMENTS: tuple[str, ...] = ("common", "organizations")
+#: The fake's own browser-session cookie, set when a sign-in completes.
+SESSION_COOKIE = "fake_idp_session"
+#: Seconds an authorization code stays redeemable (Entra: about ten minutes).
+AUTHORIZATION_CODE_LIFETIME = 600
+
+_ROUTES: dict[tuple[str, ...], Endpoint] = {
+    ("v2.0", ".well-known", "openid-configuration"): "metadata",
+    ("discovery", "v2.0", "keys"): "keys",
+    ("oauth2", "v2.0", "authorize"): "authorize",
+    ("oauth2", "v2.0", "token"): "token",
+    ("oauth2", "v2.0", "logout"): "logout",
+}
+_PROMPTS = frozenset({"none", "login", "select_account", "consent"})
+_RESPONSE_MODES = frozenset({"query", "fragment", "form_post"})
+# RFC 7636 §4.2: an S256 challenge is the unpadded base64url of a SHA-256, 43 characters.
+_S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+_SECONDS = re.compile(r"[0-9]{1,9}")
+_CLAIMS_SUPPORTED = [
+    "sub", "iss", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "name", "given_name",
+    "family_name", "preferred_username", "email", "xms_edov", "oid", "tid", "sid", "ver",
+    "acct", "idp", "roles", "groups", "login_hint",
+]  # fmt: skip
+
+# The user's own outcomes, which go back to the app's redirect URI.
+_USER_CANCELED = EntraError("access_denied", 65004, "The user canceled the sign-in.")
+_CONSENT_DECLINED = EntraError(
+    "access_denied", 65004, "The user declined to consent to access the app."
+)
+_USER_DISABLED = EntraError("access_denied", 50057, "The user account is disabled.")
+_LOGIN_REQUIRED = EntraError(
+    "login_required", 50058, "A silent sign-in was requested but no user is signed in."
+)
+_CONSENT_REQUIRED = EntraError(
+    "consent_required", 65001, "The user has not consented to use the application."
+)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the platform served: method, path (no query), endpoint, status."""
+
+    method: str
+    path: str
+    endpoint: Endpoint
+    status: int
+
+
+@dataclass(frozen=True)
+class _AuthorizeRequest:
+    """A validated authorization request."""
+
+    authority: str  # the tenant id, or "common" / "organizations"
+    tenant: FakeTenant | None  # None for the multi-tenant authorities
+    app: FakeApp
+    redirect_uri: str
+    response_mode: str
+    scopes: tuple[str, ...]
+    state: str | None
+    nonce: str | None
+    code_challenge: str
+    prompt: str | None
+    login_hint: str | None
+    domain_hint: str | None
+    client_info: bool
+    max_age: int | None
+    # The protocol parameters as received. The sign-in and consent pages post them
+    # back, so each step re-validates the whole request instead of trusting state.
+    original: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """What an authorization code or a refresh token stands for."""
+
+    client_id: str
+    user_object_id: str
+    scopes: tuple[str, ...]
+    sid: str
+    nonce: str | None
+    auth_time: int | None
+
+
+@dataclass
+class _AuthorizationCode:
+    grant: _Grant
+    authority: str
+    redirect_uri: str
+    code_challenge: str
+    expires_at: float
+    redeemed: bool = False
+
+
+@dataclass
+class _Session:
+    """The fake's browser session: one sign-in of one user, shared by the apps it served.
+
+    ``sid`` is the ``sid`` claim of every id_token issued in it; ``sign_ins`` maps the
+    client id of each app it signed into to the issuer of that app's tokens.
+    """
+
+    sid: str
+    session_state: str
+    cookie: str
+    user_object_id: str
+    auth_time: int
+    sign_ins: dict[str, str] = field(default_factory=dict)
+
+
+class FakeIdentityPlatform:
+    """A fake Entra ID over HTTPS on loopback, with a directory, faults and a request log.
+
+    Construction generates (or reuses, see
+    :func:`~sso_api.testing.certificates.ensure_certificates`) the TLS certificates in
+    ``certificate_dir`` (a temporary directory when None), creates the token signing
+    key and binds the port, so :attr:`base_url` is final at once; :meth:`start` begins
+    serving in a background thread and :meth:`stop` ends it. Also a context manager.
+    ``port=0`` picks a free port.
+
+    Clients must trust :attr:`ca_bundle`. Every method is safe to call from the test
+    thread while the server thread serves requests.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        certificate_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self._temporary_directory: tempfile.TemporaryDirectory[str] | None = None
+        if certificate_dir is None:
+            self._temporary_directory = tempfile.TemporaryDirectory(prefix="fake-idp-")
+            certificate_dir = self._temporary_directory.name
+        try:
+            certificates = ensure_certificates(certificate_dir)
+            self._keys = KeyRing()
+            self._server = HttpsServer(
+                host,
+                port,
+                certificate_file=str(certificates.server_certificate),
+                key_file=str(certificates.server_key),
+                application=self._handle,
+            )
+        except BaseException:
+            if self._temporary_directory is not None:
+                self._temporary_directory.cleanup()
+            raise
+        self._ca_bundle = str(certificates.ca_certificate)
+        self._base_url = f"https://{f'[{host}]' if ':' in host else host}:{self._server.port}"
+        #: The misbehaviour switches; see :class:`~sso_api.testing.Faults`.
+        self.faults = Faults()
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._state: Literal["created", "serving", "stopped"] = "created"
+        self._tenants: dict[str, FakeTenant] = {}  # by lower-cased tenant id
+        self._users: dict[str, FakeUser] = {}  # by object id
+        self._apps: dict[str, FakeApp] = {}  # by client id
+        self._codes: dict[str, _AuthorizationCode] = {}
+        self._refresh_tokens: dict[str, _Grant] = {}
+        self._sessions: dict[str, _Session] = {}  # by sid
+        self._requests: list[RecordedRequest] = []
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin serving in a background thread; raises ``RuntimeError`` if already used."""
+        with self._lock:
+            if self._state != "created":
+                raise RuntimeError(f"the platform is {self._state}; create a new one")
+            self._state = "serving"
+        self._server.start()
+
+    def stop(self) -> None:
+        """Stop serving and release the port and temporary files. Idempotent."""
+        with self._lock:
+            if self._state == "stopped":
+                return
+            self._state = "stopped"
+        # Wakes token requests sleeping in a delay fault so their threads end promptly.
+        self._stopped.set()
+        self._server.stop()
+        if self._temporary_directory is not None:
+            self._temporary_directory.cleanup()
+
+    def __enter__(self) -> FakeIdentityPlatform:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- addresses -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``https://HOST:PORT``, the stand-in for ``https://login.microsoftonline.com``."""
+        return self._base_url
+
+    @property
+    def ca_bundle(self) -> str:
+        """Path of the PEM CA certificate clients must trust to reach the platform."""
+        return self._ca_bundle
+
+    def authority(self, tenant: FakeTenant | str) -> str:
+        """The authority URL for msal: ``{base_url}/{tenant}``.
+
+        ``tenant`` is a :class:`FakeTenant` (its id is used) or any string: a tenant
+        id, a domain, ``common`` or ``organizations``. Strings are not checked, so a
+        test can build the authority of a tenant that does not exist.
+        """
+        segment = tenant.tenant_id if isinstance(tenant, FakeTenant) else tenant
+        return f"{self._base_url}/{segment}"
+
+    # -- directory -------------------------------------------------------------------
+
+    def add_tenant(self, name: str, domain: str, tenant_id: str | None = None) -> FakeTenant:
+        """Create a tenant; ``tenant_id`` defaults to a random UUID.
+
+        Raises ``ValueError`` when the id or domain is taken or is one of the
+        multi-tenant segments.
+        """
+        tenant_id = tenant_id or str(uuid.uuid4())
+        for value in (tenant_id, domain):
+            if value.lower() in MULTI_TENANT_SEGMENTS or not value or "/" in value:
+                raise ValueError(f"{value!r} cannot name a tenant")
+        tenant = FakeTenant(
+            tenant_id=tenant_id,
+            name=name,
+            domain=domain,
+            issuer=f"{self._base_url}/{tenant_id}/v2.0",
+        )
+        with self._lock:
+            if self._find_tenant(tenant_id) or self._find_tenant(domain):
+                raise ValueError(f"a tenant with id {tenant_id!r} or domain {domain!r} exists")
+            self._tenants[tenant_id.lower()] = tenant
+        return tenant
+
+    def add_user(
+        self,
+        tenant: FakeTenant | str,
+        name: str,
+        email: str | None = None,
+        email_verified: bool | None = True,
+        guest: bool = False,
+        home_tenant: FakeTenant | None = None,
+        disabled: bool = False,
+        given_name: str | None = None,
+        family_name: str | None = None,
+        preferred_username: str | None = None,
+        roles: tuple[str, ...] | list[str] = (),
+        groups: tuple[str, ...] | list[str] = (),
+        object_id: str | None = None,
+    ) -> FakeUser:
+        """Create a user object in ``tenant`` (a tenant, its id or its domain).
+
+        ``preferred_username`` defaults to ``email``, or to a name-based address in the
+        tenant's domain when there is no email. ``object_id`` defaults to a random UUID.
+        Raises ``ValueError`` for an unknown tenant, a taken object id, or a
+        ``home_tenant`` on a non-guest.
+        """
+        if home_tenant is not None and not guest:
+            raise ValueError("home_tenant is only meaningful for guests")
+        with self._lock:
+            resource_tenant = self._find_tenant(
+                tenant.tenant_id if isinstance(tenant, FakeTenant) else tenant
+            )
+            if resource_tenant is None:
+                raise ValueError(f"no tenant {tenant!r}; add it first")
+            object_id = object_id or str(uuid.uuid4())
+            if object_id in self._users:
+                raise ValueError(f"object id {object_id!r} is taken")
+            user = FakeUser(
+                object_id=object_id,
+                tenant_id=resource_tenant.tenant_id,
+                name=name,
+                email=email,
+                email_verified=email_verified,
+                guest=guest,
+                home_tenant=home_tenant,
+                disabled=disabled,
+                given_name=given_name,
+                family_name=family_name,
+                preferred_username=preferred_username
+                or email
+                or f"{'.'.join(name.lower().split()) or 'user'}@{resource_tenant.domain}",
+                roles=tuple(roles),
+                groups=tuple(groups),
+            )
+            self._users[object_id] = user
+        return user
+
+    def register_app(
+        self,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        redirect_uris: tuple[str, ...] | list[str] = (),
+        front_channel_logout_url: str | None = None,
+        require_consent: bool = False,
+    ) -> FakeApp:
+        """Register a confidential client; id and secret are random when not given.
+
+        Raises ``ValueError`` when the client id is taken.
+        """
+        app = FakeApp(
+            client_id=client_id or str(uuid.uuid4()),
+            client_secret=client_secret or secrets.token_urlsafe(30),
+            redirect_uris=list(redirect_uris),
+            front_channel_logout_url=front_channel_logout_url,
+            require_consent=require_consent,
+        )
+        with self._lock:
+            if app.client_id in self._apps:
+                raise ValueError(f"client id {app.client_id!r} is taken")
+            self._apps[app.client_id] = app
+        return app
+
+    @property
+    def tenants(self) -> list[FakeTenant]:
+        """The tenants, in the order they were added."""
+        with self._lock:
+            return list(self._tenants.values())
+
+    @property
+    def users(self) -> list[FakeUser]:
+        """The users of every tenant, in the order they were added."""
+        with self._lock:
+            return list(self._users.values())
+
+    @property
+    def apps(self) -> list[FakeApp]:
+        """The app registrations, in the order they were registered."""
+        with self._lock:
+            return list(self._apps.values())
+
+    # -- test controls ---------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request served so far (a copy), oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def count(self, endpoint: Endpoint) -> int:
+        """How many requests the endpoint has served since the last :meth:`clear_requests`."""
+        with self._lock:
+            return sum(1 for recorded in self._requests if recorded.endpoint == endpoint)
+
+    def clear_requests(self) -> None:
+        """Forget the recorded requests."""
+        with self._lock:
+            self._requests.clear()
+
+    def reset_faults(self) -> None:
+        """Turn every misbehaviour switch off (in place; see :meth:`Faults.reset`)."""
+        with self._lock:
+            self.faults.reset()
+
+    def rotate_signing_key(self, keep_old: bool = False) -> str:
+        """Sign with a new key (new kid) from now on; return the new kid.
+
+        The previous keys leave the JWKS unless ``keep_old``.
+        """
+        return self._keys.rotate(keep_old=keep_old)
+
+    def authorize(
+        self,
+        authorization_url: str,
+        user: FakeUser | None = None,
+        cancel: bool = False,
+        consent: bool = True,
+    ) -> AuthorizationResponse:
+        """Play the browser leg of a sign-in for ``authorization_url``.
+
+        Over HTTPS, like a browser: loads the sign-in page, picks ``user`` (or presses
+        Cancel when ``cancel``), accepts the consent page if one appears (declines it
+        when ``consent`` is false) and returns how the answer would reach the redirect
+        URI, without following it. A fresh sign-in each time: no session cookie is
+        sent, so each call gets a new ``sid``.
+
+        Raises :class:`AuthorizationRejected` when the platform shows an error page
+        (malformed request, unknown client, unregistered redirect URI, a user of
+        another tenant...) and ``ValueError`` when neither ``user`` nor ``cancel`` is
+        given.
+        """
+        return drive_authorization(
+            authorization_url,
+            ca_bundle=self._ca_bundle,
+            user_object_id=user.object_id if user is not None else None,
+            cancel=cancel,
+            consent=consent,
+        )
+
+    def front_channel_logout_requests(self, sid: str) -> list[str]:
+        """The front-channel logout URLs a sign-out of session ``sid`` would load.
+
+        One per app the session signed into that has a front-channel logout URL, each
+        with ``sid`` and ``iss`` appended; empty for an unknown or ended session. It
+        ends nothing: tests call the URLs themselves.
+        """
+        with self._lock:
+            session = self._sessions.get(sid)
+            return self._front_channel_urls(session) if session is not None else []
+
+    # -- request dispatch ------------------------------------------------------------
+
+    def _handle(self, request: HttpRequest) -> HttpResponse:
+        endpoint, authority = _route(request.path)
+        trace = Trace.for_request(request)
+        if endpoint == "metadata":
+            response = self._serve_metadata(request, authority, trace)
+        elif endpoint == "keys":
+            response = self._serve_keys(request, authority, trace)
+        elif endpoint == "authorize":
+            response = self._serve_authorize(request, authority, trace)
+        elif endpoint == "token":
+            response = self._serve_token(request, authority, trace)
+        elif endpoint == "logout":
+            response = self._serve_logout(request, authority, trace)
+        else:
+            response = HttpResponse(404, b"Not found.")
+        # Recorded before the response leaves, so a test counting requests right after
+        # its call returns never misses the one it just made.
+        recorded = RecordedRequest(request.method, request.path, endpoint, response.status)
+        with self._lock:
+            self._requests.append(recorded)
+        return response
+
+    def _now(self) -> float:
+        return time.time() + self.faults.clock_skew
+
+    def _json(self, status: int, document: object) -> HttpResponse:
+        return HttpResponse(
+            status, json.dumps(document).encode(), "application/json; charset=utf-8"
+        )
+
+    def _json_error(self, error: EntraError, trace: Trace) -> HttpResponse:
+        return self._json(error.status, trace.document(error, self._base_url))
+
+    def _fault_error(self, status: int, trace: Trace) -> HttpResponse:
+        kind = "temporarily_unavailable" if status in (429, 503) else "server_error"
+        message = "The fake identity platform was told to fail this request."
+        return self._json_error(EntraError(kind, 50000, message, status), trace)
+
+    # -- discovery -------------------------------------------------------------------
+
+    def _serve_metadata(self, request: HttpRequest, authority: str, trace: Trace) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed("GET, HEAD")
+        if self.faults.metadata_status is not None:
+            return self._fault_error(self.faults.metadata_status, trace)
+        try:
+            segment, tenant = self._resolve_authority(authority)
+        except EntraError as error:
+            return self._json_error(error, trace)
+        # Like Entra, the endpoints of a tenant named by its domain use its id.
+        endpoints = f"{self._base_url}/{segment}"
+        document = {
+            "token_endpoint": f"{endpoints}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "jwks_uri": f"{endpoints}/discovery/v2.0/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": self._issuer_template(tenant),
+            "request_uri_parameter_supported": False,
+            "authorization_endpoint": f"{endpoints}/oauth2/v2.0/authorize",
+            "code_challenge_methods_supported": ["S256"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "http_logout_supported": True,
+            "frontchannel_logout_supported": True,
+            "frontchannel_logout_session_supported": True,
+            "end_session_endpoint": f"{endpoints}/oauth2/v2.0/logout",
+            "claims_supported": _CLAIMS_SUPPORTED,
+            # Entra names a tenant's region, and none for the multi-tenant authorities.
+            "tenant_region_scope": "EU" if tenant is not None else None,
+            "cloud_instance_name": urlsplit(self._base_url).hostname,
+        }
+        return self._json(200, document)
+
+    def _serve_keys(self, request: HttpRequest, authority: str, trace: Trace) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed("GET, HEAD")
+        if self.faults.keys_endpoint_status is not None:
+            return self._fault_error(self.faults.keys_endpoint_status, trace)
+        try:
+            _, tenant = self._resolve_authority(authority)
+        except EntraError as error:
+            return self._json_error(error, trace)
+        return self._json(200, self._keys.jwks(self._issuer_template(tenant)))
+
+    def _issuer_template(self, tenant: FakeTenant | None) -> str:
+        # The multi-tenant metadata names no single issuer: Entra publishes this
+        # template, and validators substitute the token's tid.
+        return tenant.issuer if tenant is not None else f"{self._base_url}/{{tenantid}}/v2.0"
+
+    def _resolve_authority(self, authority: str) -> tuple[str, FakeTenant | None]:
+        """("common" | "organizations" | tenant id, tenant) for a URL's tenant segment."""
+        if authority.lower() in MULTI_TENANT_SEGMENTS:
+            return authority.lower(), None
+        with self._lock:
+            tenant = self._find_tenant(authority)
+        if tenant is None:
+            raise EntraError(
+                "invalid_tenant",
+                90002,
+                f"Tenant '{echo(authority)}' not found. Check the tenant id or domain, "
+                "and that you sign in to the right cloud.",
+            )
+        return tenant.tenant_id, tenant
+
+    def _find_tenant(self, id_or_domain: str) -> FakeTenant | None:
+        # Caller holds the lock.
+        key = id_or_domain.lower()
+        if key in self._tenants:
+            return self._tenants[key]
+        return next((t for t in self._tenants.values() if t.domain.lower() == key), None)
+
+    def _issuer_of(self, user: FakeUser) -> str:
+        # Caller holds the lock. Users only exist in tenants that exist.
+        return self._tenants[user.tenant_id.lower()].issuer
+
+    # -- authorize -------------------------------------------------------------------
+
+    def _serve_authorize(self, request: HttpRequest, authority: str, trace: Trace) -> HttpResponse:
+        if request.method not in ("GET", "HEAD", "POST"):
+            return _method_not_allowed("GET, HEAD, POST")
+        try:
+            params = parameters(request, include_query=True)
+            auth = self._validate_authorization_request(authority, params)
+            session = self._session_for_cookie(request.cookies.get(SESSION_COOKIE))
+            action = params.get(ACTION_FIELD)
+            if action is not None:
+                if action != CANCEL_ACTION:
+                    raise malformed(f"unknown {ACTION_FIELD} value.")
+                return self._redirect_error(auth, trace, _USER_CANCELED)
+            chosen = params.get(USER_FIELD)
+            if chosen is None and auth.prompt == "none":
+                return self._sign_in_silently(auth, session, trace)
+            if chosen is None:
+                return self._sign_in_page(auth, session, request.path)
+            user = self._user_allowed(auth, chosen)
+        except EntraError as error:
+            page = error_page(error=error.error, description=trace.describe(error))
+            return _html(error.status, page)
+        if user.disabled:
+            return self._redirect_error(auth, trace, _USER_DISABLED)
+        if self.faults.require_consent or auth.app.require_consent:
+            answer = params.get(CONSENT_FIELD)
+            if answer is None:
+                page = consent_page(
+                    action=request.path,
+                    hidden_fields=[*auth.original, (USER_FIELD, user.object_id)],
+                    user=user,
+                    client_id=auth.app.client_id,
+                    redirect_uri=auth.redirect_uri,
+                    scopes=auth.scopes,
+                )
+                return _html(200, page)
+            if answer != "accept":
+                return self._redirect_error(auth, trace, _CONSENT_DECLINED)
+        return self._complete_sign_in(auth, user, session, int(self._now()))
+
+    def _validate_authorization_request(
+        self, authority: str, params: dict[str, str]
+    ) -> _AuthorizeRequest:
+        segment, tenant = self._resolve_authority(authority)
+        client_id = required(params, "client_id")
+        with self._lock:
+            app = self._apps.get(client_id)
+        if app is None:
+            raise _unknown_client(client_id)
+        redirect_uri = params.get("redirect_uri")
+        if redirect_uri is None and len(app.redirect_uris) == 1:
+            # Entra falls back to the registered URI when there is exactly one.
+            redirect_uri = app.redirect_uris[0]
+        if redirect_uri is None:
+            raise missing_parameter("redirect_uri")
+        if redirect_uri not in app.redirect_uris:
+            raise EntraError(
+                "invalid_request",
+                50011,
+                f"The redirect URI '{echo(redirect_uri)}' of the request does not match the "
+                f"redirect URIs configured for the application '{client_id}'. The comparison "
+                "is exact: scheme, host, port, path and trailing slash must all match.",
+            )
+        response_type = required(params, "response_type")
+        if response_type != "code":
+            raise EntraError(
+                "unsupported_response_type",
+                9002313,
+                f"response_type '{echo(response_type)}' is not supported; only the "
+                "authorization code flow (response_type=code) is.",
+            )
+        response_mode = params.get("response_mode", "query")
+        if response_mode not in _RESPONSE_MODES:
+            raise malformed(f"unknown response_mode '{echo(response_mode)}'.")
+        scopes = tuple(required(params, "scope").split())
+        if "openid" not in scopes:
+            raise EntraError("invalid_scope", 70011, "The scope must include 'openid' to sign in.")
+        code_challenge = required(params, "code_challenge")
+        if params.get("code_challenge_method") != "S256":
+            raise malformed("PKCE is required, with code_challenge_method 'S256'.")
+        if not _S256_CHALLENGE.fullmatch(code_challenge):
+            raise malformed("code_challenge is not a base64url SHA-256 digest.")
+        prompt = params.get("prompt")
+        if prompt is not None and prompt not in _PROMPTS:
+            raise malformed(f"unsupported prompt '{echo(prompt)}'.")
+        max_age = params.get("max_age")
+        if max_age is not None and not _SECONDS.fullmatch(max_age):
+            raise malformed("max_age must be a number of seconds.")
+        return _AuthorizeRequest(
+            authority=segment,
+            tenant=tenant,
+            app=app,
+            redirect_uri=redirect_uri,
+            response_mode=response_mode,
+            scopes=scopes,
+            state=params.get("state"),
+            nonce=params.get("nonce"),
+            code_challenge=code_challenge,
+            prompt=prompt,
+            login_hint=params.get("login_hint"),
+            domain_hint=params.get("domain_hint"),
+            client_info=params.get("client_info") == "1",
+            max_age=int(max_age) if max_age is not None else None,
+            original=tuple(
+                (name, value)
+                for name, value in params.items()
+                if name not in (USER_FIELD, ACTION_FIELD, CONSENT_FIELD)
+            ),
+        )
+
+    def _sign_in_page(
+        self, auth: _AuthorizeRequest, session: _Session | None, action: str
+    ) -> HttpResponse:
+        with self._lock:
+            candidates = list(self._users.values())
+            hinted = self._find_tenant(auth.domain_hint) if auth.domain_hint else None
+        directory_tenant = auth.tenant or hinted
+        if directory_tenant is not None:
+            candidates = [u for u in candidates if u.tenant_id == directory_tenant.tenant_id]
+        if auth.login_hint:
+            hint = auth.login_hint.casefold()
+            # Stable sort: the hinted account first, the others in directory order.
+            candidates.sort(
+                key=lambda u: (
+                    hint not in (u.preferred_username.casefold(), (u.email or "").casefold())
+                )
+            )
+        page = sign_in_page(
+            action=action,
+            hidden_fields=auth.original,
+            users=candidates,
+            client_id=auth.app.client_id,
+            redirect_uri=auth.redirect_uri,
+            directory=(
+                f"{auth.tenant.name} ({auth.tenant.domain})"
+                if auth.tenant is not None
+                else f"{auth.authority} (any organization)"
+            ),
+            signed_in_object_id=session.user_object_id if session is not None else None,
+        )
+        return _html(200, page)
+
+    def _sign_in_silently(
+        self, auth: _AuthorizeRequest, session: _Session | None, trace: Trace
+    ) -> HttpResponse:
+        if session is None:
+            return self._redirect_error(auth, trace, _LOGIN_REQUIRED)
+        user = self._user_allowed(auth, session.user_object_id)
+        if user.disabled:
+            return self._redirect_error(auth, trace, _USER_DISABLED)
+        if self.faults.require_consent or auth.app.require_consent:
+            return self._redirect_error(auth, trace, _CONSENT_REQUIRED)
+        return self._complete_sign_in(auth, user, session, session.auth_time)
+
+    def _user_allowed(self, auth: _AuthorizeRequest, object_id: str) -> FakeUser:
+        """The user with ``object_id`` if they may sign in at this authority.
+
+        Raises :class:`EntraError` (an error page, as at Entra) for an unknown account
+        or an account of another tenant.
+        """
+        with self._lock:
+            user = self._users.get(object_id)
+        if user is None:
+            raise EntraError("invalid_request", 50034, "The user account does not exist.")
+        if auth.tenant is not None and user.tenant_id != auth.tenant.tenant_id:
+            raise EntraError(
+                "access_denied",
+                50020,
+                f"User account '{user.preferred_username}' does not exist in tenant "
+                f"'{auth.tenant.name}' and cannot access the application '{auth.app.client_id}'.",
+            )
+        return user
+
+    def _complete_sign_in(
+        self, auth: _AuthorizeRequest, user: FakeUser, session: _Session | None, auth_time: int
+    ) -> HttpResponse:
+        """Issue a code to the app, within the cookie's session when it is this user's."""
+        now = self._now()
+        code = secrets.token_urlsafe(48)
+        with self._lock:
+            if (
+                session is None
+                or session.user_object_id != user.object_id
+                # Signed out (in another tab) between loading the page and choosing.
+                or session.sid not in self._sessions
+            ):
+                session = _Session(
+                    sid=str(uuid.uuid4()),
+                    session_state=str(uuid.uuid4()),
+                    cookie=secrets.token_urlsafe(32),
+                    user_object_id=user.object_id,
+                    auth_time=auth_time,
+                )
+                self._sessions[session.sid] = session
+            session.auth_time = auth_time
+            session.sign_ins[auth.app.client_id] = self._issuer_of(user)
+            # Expired codes are dropped here rather than by a timer thread.
+            for stale in [key for key, item in self._codes.items() if item.expires_at <= now]:
+                del self._codes[stale]
+            self._codes[code] = _AuthorizationCode(
+                grant=_Grant(
+                    client_id=auth.app.client_id,
+                    user_object_id=user.object_id,
+                    scopes=auth.scopes,
+                    sid=session.sid,
+                    nonce=auth.nonce,
+                    auth_time=auth_time if auth.max_age is not None else None,
+                ),
+                authority=auth.authority,
+                redirect_uri=auth.redirect_uri,
+                code_challenge=auth.code_challenge,
+                expires_at=now + AUTHORIZATION_CODE_LIFETIME,
+            )
+        answer = {"code": code}
+        if auth.client_info:
+            answer["client_info"] = client_info(user)
+        answer["session_state"] = session.session_state
+        response = self._answer(auth, answer)
+        # SameSite=Lax: the cookie must come along on the top-level navigation to logout.
+        cookie = f"{SESSION_COOKIE}={session.cookie}; Path=/; Secure; HttpOnly; SameSite=Lax"
+        response.headers.append(("Set-Cookie", cookie))
+        return response
+
+    def _redirect_error(
+        self, auth: _AuthorizeRequest, trace: Trace, error: EntraError
+    ) -> HttpResponse:
+        return self._answer(
+            auth, {"error": error.error, "error_description": trace.describe(error)}
+        )
+
+    def _answer(self, auth: _AuthorizeRequest, params: dict[str, str]) -> HttpResponse:
+        """Send ``params`` and the request's state to the redirect URI per response_mode."""
+        if auth.state is not None:
+            params = {**params, "state": auth.state}
+        if auth.response_mode == "form_post":
+            return _html(200, form_post_page(redirect_uri=auth.redirect_uri, fields=params.items()))
+        if auth.response_mode == "fragment":
+            location = f"{auth.redirect_uri.split('#', 1)[0]}#{urlencode(params)}"
+        else:
+            location = with_query(auth.redirect_uri, params)
+        return HttpResponse(302, headers=[("Location", location)])
+
+    def _session_for_cookie(self, cookie: str | None) -> _Session | None:
+        if not cookie:
+            return None
+        with self._lock:
+            sessions = list(self._sessions.values())
+        # Bytes: compare_digest refuses str with non-ASCII characters, which a client
+        # can put in a cookie.
+        presented = cookie.encode()
+        return next(
+            (s for s in sessions if hmac.compare_digest(s.cookie.encode(), presented)), None
+        )
+
+    # -- token -----------------------------------------------------------------------
+
+    def _serve_token(self, request: HttpRequest, authority: str, trace: Trace) -> HttpResponse:
+        if request.method != "POST":
+            error = EntraError("invalid_request", 900561, "The endpoint only accepts POST.")
+            return self._json_error(error, trace)
+        faulted = self._take_token_fault(trace)
+        if faulted is not None:
+            return faulted
+        try:
+            params = parameters(request, include_query=False)
+            segment, _ = self._resolve_authority(authority)
+            app = self._authenticate_client(request, params)
+            grant_type = required(params, "grant_type")
+            if grant_type == "authorization_code":
+                grant = self._redeem_code(app, segment, params)
+            elif grant_type == "refresh_token":
+                grant = self._redeem_refresh_token(app, params)
+            else:
+                raise EntraError(
+                    "unsupported_grant_type",
+                    70003,
+                    f"Grant type '{echo(grant_type)}' is unsupported.",
+                )
+            with_client_info = params.get("client_info") == "1"
+            return self._json(200, self._token_response(app, grant, with_client_info))
+        except EntraError as error:
+            return self._json_error(error, trace)
+
+    def _take_token_fault(self, trace: Trace) -> HttpResponse | None:
+        """Apply the token endpoint faults to this request, counting it against them.
+
+        Returns the faulted response, or None when the request should be processed
+        normally (no fault set, or only a delay, which has then been waited out).
+        """
+        with self._lock:
+            faults = self.faults
+            if (
+                faults.token_endpoint_fault_count is not None
+                and faults.token_endpoint_fault_count <= 0
+            ):
+                faults.clear_token_endpoint_faults()
+            if not faults.token_endpoint_faulted():
+                return None
+            applied = replace(faults)
+            if faults.token_endpoint_fault_count is not None:
+                faults.token_endpoint_fault_count -= 1
+                if faults.token_endpoint_fault_count <= 0:
+                    faults.clear_token_endpoint_faults()
+        if applied.token_endpoint_delay > 0:
+            # Interruptible: stop() wakes it, so a long delay never holds up shutdown.
+            self._stopped.wait(applied.token_endpoint_delay)
+        response: HttpResponse | None = None
+        if applied.token_endpoint_body is not None:
+            response = HttpResponse(
+                applied.token_endpoint_status or 200,
+                applied.token_endpoint_body.encode(),
+                "text/html; charset=utf-8",
+            )
+        elif applied.token_endpoint_status is not None:
+            response = self._fault_error(applied.token_endpoint_status, trace)
+        if response is not None and applied.token_endpoint_retry_after is not None:
+            response.headers.append(("Retry-After", str(applied.token_endpoint_retry_after)))
+        return response
+
+    def _authenticate_client(self, request: HttpRequest, params: dict[str, str]) -> FakeApp:
+        """The app whose credentials the request carries, as HTTP Basic or form fields.
+
+        RFC 6749 §2.3: a client uses one authentication method per request.
+        """
+        basic = basic_credentials(request.header("Authorization"))
+        form_id, form_secret = params.get("client_id"), params.get("client_secret")
+        if basic is not None and form_secret is not None:
+            raise malformed("use one client authentication method, not two.")
+        client_id = basic[0] if basic is not None else form_id
+        if client_id is None:
+            raise missing_parameter("client_id")
+        if form_id is not None and form_id != client_id:
+            raise malformed("client_id does not match the authenticated client.")
+        with self._lock:
+            app = self._apps.get(client_id)
+        if app is None:
+            raise _unknown_client(client_id)
+        secret = basic[1] if basic is not None else form_secret
+        if secret is None:
+            raise EntraError(
+                "invalid_client", 7000218, "The request must contain 'client_secret'.", 401
+            )
+        if not hmac.compare_digest(secret.encode(), app.client_secret.encode()):
+            raise EntraError(
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Send the secret's value, not its id.",
+                401,
+            )
+        return app
+
+    def _redeem_code(self, app: FakeApp, authority: str, params: dict[str, str]) -> _Grant:
+        """The grant of a valid code, which can never be redeemed again afterwards.
+
+        A code presented by its own client is spent even when the redirect URI or the
+        PKCE verifier is wrong: a holder without the right verifier probably
+        intercepted it.
+        """
+        code = required(params, "code")
+        redirect_uri = required(params, "redirect_uri")
+        verifier = required(params, "code_verifier")
+        now = self._now()
+        with self._lock:
+            pending = self._codes.get(code)
+            if (
+                pending is None
+                or pending.grant.client_id != app.client_id
+                or pending.authority != authority
+            ):
+                raise EntraError(
+                    "invalid_grant",
+                    70000,
+                    "The authorization code is not valid for this client and authority.",
+                )
+            if pending.redeemed:
+                raise EntraError(
+                    "invalid_grant", 54005, "The authorization code was already redeemed."
+                )
+            if now >= pending.expires_at:
+                del self._codes[code]
+                raise EntraError("invalid_grant", 70008, "The authorization code has expired.")
+            pending.redeemed = True
+        if redirect_uri != pending.redirect_uri:
+            raise EntraError(
+                "invalid_grant",
+                500112,
+                "The redirect_uri does not match the one the authorization code was issued for.",
+            )
+        if not pkce_matches(verifier, pending.code_challenge):
+            raise EntraError(
+                "invalid_grant",
+                501481,
+                "The code_verifier does not match the code_challenge of the authorization request.",
+            )
+        return pending.grant
+
+    def _redeem_refresh_token(self, app: FakeApp, params: dict[str, str]) -> _Grant:
+        refresh_token = required(params, "refresh_token")
+        with self._lock:
+            grant = self._refresh_tokens.get(refresh_token)
+        if grant is None or grant.client_id != app.client_id:
+            raise EntraError(
+                "invalid_grant", 70000, "The refresh token is not valid for this client."
+            )
+        # A refreshed id_token answers no authorization request, so it carries no nonce.
+        return replace(grant, nonce=None)
+
+    def _token_response(
+        self, app: FakeApp, grant: _Grant, with_client_info: bool
+    ) -> dict[str, object]:
+        now = int(self._now())
+        with self._lock:
+            user = self._users.get(grant.user_object_id)
+            if user is None or user.disabled:
+                raise EntraError(
+                    "invalid_grant", 50057, "The user account is disabled or does not exist."
+                )
+            issuer = self._issuer_of(user)
+            faults = replace(self.faults)
+        claims = id_token_claims(
+            user,
+            issuer=issuer,
+            client_id=app.client_id,
+            sid=grant.sid,
+            nonce=grant.nonce,
+            auth_time=grant.auth_time,
+            now=now,
+        )
+        claims.update(faults.id_token_claims_override)
+        for name in faults.id_token_claims_remove:
+            claims.pop(name, None)
+        access_claims = access_token_claims(
+            user, issuer=issuer, client_id=app.client_id, scopes=grant.scopes, now=now
+        )
+        response: dict[str, object] = {
+            "token_type": "Bearer",
+            "scope": " ".join(scope for scope in grant.scopes if scope != "offline_access"),
+            "expires_in": TOKEN_LIFETIME - 1,
+            "ext_expires_in": TOKEN_LIFETIME - 1,
+            "access_token": self._keys.sign(access_claims),
+            "id_token": self._keys.sign(
+                claims, signing=faults.id_token_signing, client_secret=app.client_secret
+            ),
+        }
+        if "offline_access" in grant.scopes:
+            refresh_token = secrets.token_urlsafe(64)
+            with self._lock:
+                self._refresh_tokens[refresh_token] = grant
+            response["refresh_token"] = refresh_token
+        if with_client_info:
+            response["client_info"] = client_info(user)
+        return response
+
+    # -- logout ----------------------------------------------------------------------
+
+    def _serve_logout(self, request: HttpRequest, authority: str, trace: Trace) -> HttpResponse:
+        if request.method not in ("GET", "HEAD", "POST"):
+            return _method_not_allowed("GET, HEAD, POST")
+        try:
+            params = parameters(request, include_query=True)
+            self._resolve_authority(authority)
+        except EntraError as error:
+            page = error_page(error=error.error, description=trace.describe(error))
+            return _html(error.status, page)
+        ending = self._sessions_to_end(request, params)
+        with self._lock:
+            front_channel_urls = [url for s in ending for url in self._front_channel_urls(s)]
+            for session in ending:
+                self._sessions.pop(session.sid, None)
+        page = signed_out_page(
+            front_channel_urls=front_channel_urls, continue_url=_post_logout_target(params)
+        )
+        response = _html(200, page)
+        expired = f"{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
+        response.headers.append(("Set-Cookie", expired))
+        return response
+
+    def _sessions_to_end(self, request: HttpRequest, params: dict[str, str]) -> list[_Session]:
+        """The sessions a logout request ends: the cookie's, and the hinted ones.
+
+        ``id_token_hint`` names its session by ``sid`` (only a token the fake signed
+        counts, expired or not); ``logout_hint`` (an id_token's ``login_hint``) names a
+        user whose sessions all end, and only counts when nothing else named one.
+        """
+        found: dict[str, _Session] = {}
+        cookie_session = self._session_for_cookie(request.cookies.get(SESSION_COOKIE))
+        if cookie_session is not None:
+            found[cookie_session.sid] = cookie_session
+        hint = params.get("id_token_hint")
+        hinted_sid = (self._keys.verified_claims(hint) or {}).get("sid") if hint else None
+        logout_hint = params.get("logout_hint")
+        with self._lock:
+            if isinstance(hinted_sid, str) and hinted_sid in self._sessions:
+                found[hinted_sid] = self._sessions[hinted_sid]
+            if not found and logout_hint:
+                object_id = object_id_from_login_hint(logout_hint)
+                for session in self._sessions.values():
+                    if session.user_object_id == object_id:
+                        found[session.sid] = session
+        return list(found.values())
+
+    def _front_channel_urls(self, session: _Session) -> list[str]:
+        # Caller holds the lock.
+        urls = []
+        for client_id, issuer in session.sign_ins.items():
+            app = self._apps.get(client_id)
+            if app is not None and app.front_channel_logout_url:
+                params = {"sid": session.sid, "iss": issuer}
+                urls.append(with_query(app.front_channel_logout_url, params))
+        return urls
+
+
+def _route(path: str) -> tuple[Endpoint, str]:
+    """(endpoint, tenant segment) of a request path; ("other", "") when unknown."""
+    segments = path.split("/")
+    if len(segments) < 3 or segments[0] != "":
+        return "other", ""
+    endpoint = _ROUTES.get(tuple(segments[2:]), "other")
+    return endpoint, unquote(segments[1]) if endpoint != "other" else ""
+
+
+def _post_logout_target(params: dict[str, str]) -> str | None:
+    """Where the signed-out page continues to: any absolute http(s) URL, plus ``state``."""
+    target = params.get("post_logout_redirect_uri")
+    if target is None:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return with_query(target, {"state": params["state"]}) if "state" in params else target
+
+
+def _unknown_client(client_id: str) -> EntraError:
+    return EntraError(
+        "unauthorized_client",
+        700016,
+        f"Application with identifier '{echo(client_id)}' was not found in the directory.",
+    )
+
+
+def _html(status: int, page: str) -> HttpResponse:
+    return HttpResponse(status, page.encode(), "text/html; charset=utf-8")
+
+
+def _method_not_allowed(allowed: str) -> HttpResponse:
+    return HttpResponse(405, b"Method not allowed.", headers=[("Allow", allowed)])

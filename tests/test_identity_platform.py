@@ -1,0 +1,1137 @@
+"""The fake Microsoft identity platform, driven by the real msal library and raw HTTPS.
+
+No Django here: these tests run with ``-p no:django``. One platform serves the whole
+module; each test gets its faults reset and its request log cleared.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from http.client import HTTPSConnection
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import jwt
+import msal
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from msal.exceptions import MsalServiceError
+
+from sso_api.testing import (
+    AuthorizationRejected,
+    FakeApp,
+    FakeIdentityPlatform,
+    FakeTenant,
+    FakeUser,
+)
+from sso_api.testing.pages import USER_FIELD, parse_page
+
+REDIRECT_URI = "http://localhost:8000/microsoft_sso/callback/"
+FRONT_CHANNEL_LOGOUT_URL = "https://app.example/microsoft_sso/logout/"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class TrustingSession(requests.Session):
+    """msal's http client: trusts only the fake's CA, on every request.
+
+    ``verify`` is passed per request because requests lets REQUESTS_CA_BUNDLE override
+    ``Session.verify``; ``trust_env`` is off so no proxy stands in the way of loopback.
+    """
+
+    def __init__(self, ca_bundle: str) -> None:
+        super().__init__()
+        self.trust_env = False
+        self.ca_bundle = ca_bundle
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs["verify"] = self.ca_bundle
+        kwargs.setdefault("timeout", 5)
+        return super().request(method, url, *args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[FakeIdentityPlatform]:
+    with FakeIdentityPlatform() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def fresh_platform_state(platform: FakeIdentityPlatform) -> Iterator[None]:
+    platform.clear_requests()
+    yield
+    platform.reset_faults()
+
+
+@pytest.fixture(scope="module")
+def contoso(platform: FakeIdentityPlatform) -> FakeTenant:
+    return platform.add_tenant(name="Contoso", domain="contoso.example")
+
+
+@pytest.fixture(scope="module")
+def fabrikam(platform: FakeIdentityPlatform) -> FakeTenant:
+    return platform.add_tenant(name="Fabrikam", domain="fabrikam.example")
+
+
+@pytest.fixture(scope="module")
+def ada(platform: FakeIdentityPlatform, contoso: FakeTenant) -> FakeUser:
+    return platform.add_user(
+        contoso,
+        name="Ada Lovelace",
+        email="ada@contoso.example",
+        given_name="Ada",
+        family_name="Lovelace",
+    )
+
+
+@pytest.fixture(scope="module")
+def alan(platform: FakeIdentityPlatform, fabrikam: FakeTenant) -> FakeUser:
+    return platform.add_user(fabrikam, name="Alan Turing", email="alan@fabrikam.example")
+
+
+@pytest.fixture(scope="module")
+def app(platform: FakeIdentityPlatform) -> FakeApp:
+    return platform.register_app(
+        redirect_uris=[REDIRECT_URI], front_channel_logout_url=FRONT_CHANNEL_LOGOUT_URL
+    )
+
+
+@pytest.fixture
+def http(platform: FakeIdentityPlatform) -> Iterator[TrustingSession]:
+    with TrustingSession(platform.ca_bundle) as session:
+        yield session
+
+
+def confidential_client(
+    platform: FakeIdentityPlatform, app: FakeApp, authority: str, secret: str | None = None
+) -> msal.ConfidentialClientApplication:
+    # A new msal app per use: msal caches 5xx and 429 answers for a while (its
+    # throttling), which would hide the platform's next answer from the test.
+    return msal.ConfidentialClientApplication(
+        app.client_id,
+        client_credential=secret or app.client_secret,
+        authority=authority,
+        instance_discovery=False,
+        http_client=TrustingSession(platform.ca_bundle),
+    )
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def authorization_url(
+    platform: FakeIdentityPlatform, authority: FakeTenant | str, app: FakeApp, **overrides: str
+) -> tuple[str, str]:
+    """A hand-built authorization URL (the defaults are a valid request) and its verifier."""
+    verifier, challenge = pkce_pair()
+    params = {
+        "client_id": app.client_id,
+        "response_type": "code",
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid profile offline_access",
+        "state": "state-123",
+        "nonce": "nonce-456",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    params.update(overrides)
+    query = urlencode({name: value for name, value in params.items() if value})
+    return f"{platform.authority(authority)}/oauth2/v2.0/authorize?{query}", verifier
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+def token_endpoint(platform: FakeIdentityPlatform, authority: FakeTenant | str) -> str:
+    return f"{platform.authority(authority)}/oauth2/v2.0/token"
+
+
+def redeem(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    authority: FakeTenant | str,
+    app: FakeApp,
+    code: str,
+    verifier: str,
+) -> requests.Response:
+    return http.post(
+        token_endpoint(platform, authority),
+        data={
+            "grant_type": "authorization_code",
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+    )
+
+
+def sign_in(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    tenant: FakeTenant,
+    app: FakeApp,
+    user: FakeUser,
+) -> dict[str, Any]:
+    """A full sign-in without msal; returns the token response."""
+    url, verifier = authorization_url(platform, tenant, app)
+    code = platform.authorize(url, user=user).params["code"]
+    response = redeem(http, platform, tenant, app, code, verifier)
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens
+
+
+def published_keys(
+    http: requests.Session, platform: FakeIdentityPlatform, tenant: FakeTenant
+) -> jwt.PyJWKSet:
+    jwks = http.get(f"{platform.authority(tenant)}/discovery/v2.0/keys").json()
+    return jwt.PyJWKSet.from_dict(jwks)
+
+
+def verified_id_token_claims(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    tenant: FakeTenant,
+    app: FakeApp,
+    id_token: str,
+) -> dict[str, Any]:
+    """Validate like an app should: published key by kid, RS256 only, aud and iss."""
+    unverified_header = jwt.get_unverified_header(id_token)
+    keys = {key.key_id: key for key in published_keys(http, platform, tenant).keys}
+    if unverified_header.get("kid") not in keys:
+        raise jwt.InvalidKeyError("no published key has this kid")
+    claims: dict[str, Any] = jwt.decode(
+        id_token,
+        keys[unverified_header["kid"]].key,
+        algorithms=["RS256"],
+        audience=app.client_id,
+        issuer=tenant.issuer,
+    )
+    return claims
+
+
+# -- discovery ---------------------------------------------------------------------------
+
+
+def test_metadata_of_a_tenant_names_its_issuer_and_endpoints(
+    http: requests.Session, platform: FakeIdentityPlatform, contoso: FakeTenant
+) -> None:
+    for segment in (contoso.tenant_id, contoso.domain):
+        document = http.get(
+            f"{platform.authority(segment)}/v2.0/.well-known/openid-configuration"
+        ).json()
+        endpoints = f"{platform.base_url}/{contoso.tenant_id}"
+        assert (
+            document["issuer"] == f"{platform.base_url}/{contoso.tenant_id}/v2.0" == contoso.issuer
+        )
+        assert document["authorization_endpoint"] == f"{endpoints}/oauth2/v2.0/authorize"
+        assert document["token_endpoint"] == f"{endpoints}/oauth2/v2.0/token"
+        assert document["jwks_uri"] == f"{endpoints}/discovery/v2.0/keys"
+        assert document["end_session_endpoint"] == f"{endpoints}/oauth2/v2.0/logout"
+        assert document["frontchannel_logout_supported"] is True
+        assert document["response_modes_supported"] == ["query", "fragment", "form_post"]
+        assert document["subject_types_supported"] == ["pairwise"]
+        assert document["id_token_signing_alg_values_supported"] == ["RS256"]
+        assert document["tenant_region_scope"]
+
+
+@pytest.mark.parametrize("segment", ["common", "organizations"])
+def test_multi_tenant_metadata_publishes_the_issuer_template(
+    http: requests.Session, platform: FakeIdentityPlatform, segment: str
+) -> None:
+    document = http.get(
+        f"{platform.authority(segment)}/v2.0/.well-known/openid-configuration"
+    ).json()
+    assert document["issuer"] == f"{platform.base_url}/{{tenantid}}/v2.0"
+    assert document["token_endpoint"] == f"{platform.base_url}/{segment}/oauth2/v2.0/token"
+
+
+def test_metadata_of_an_unknown_tenant_is_aadsts90002(
+    http: requests.Session, platform: FakeIdentityPlatform
+) -> None:
+    response = http.get(
+        f"{platform.authority('nowhere.example')}/v2.0/.well-known/openid-configuration"
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_tenant"
+    assert body["error_codes"] == [90002]
+    assert body["error_description"].startswith("AADSTS90002:")
+    assert {"timestamp", "trace_id", "correlation_id"} <= body.keys()
+
+
+def test_keys_document_publishes_the_rsa_signing_key(
+    http: requests.Session, platform: FakeIdentityPlatform, contoso: FakeTenant
+) -> None:
+    (key,) = http.get(f"{platform.authority(contoso)}/discovery/v2.0/keys").json()["keys"]
+    assert key["kty"] == "RSA"
+    assert key["use"] == "sig"
+    assert key["kid"] == key["x5t"]
+    assert {"n", "e", "x5c"} <= key.keys()
+
+
+# -- the authorization code flow with msal ----------------------------------------------------
+
+
+@pytest.mark.parametrize("response_mode", ["query", "form_post"])
+def test_msal_completes_the_authorization_code_flow(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    response_mode: str,
+) -> None:
+    client = confidential_client(platform, app, platform.authority(contoso))
+    flow = client.initiate_auth_code_flow(
+        scopes=["User.Read"], redirect_uri=REDIRECT_URI, response_mode=response_mode
+    )
+
+    response = platform.authorize(flow["auth_uri"], user=ada)
+
+    assert response.redirect_uri == REDIRECT_URI
+    assert {"code", "state", "session_state", "client_info"} <= response.params.keys()
+    if response_mode == "query":
+        assert response.method == "GET"
+        assert response.url.startswith(f"{REDIRECT_URI}?")
+        assert query_of(response.url)["code"] == response.params["code"]
+    else:
+        assert response.method == "POST"
+        assert response.url == REDIRECT_URI
+    result = client.acquire_token_by_auth_code_flow(flow, response.params)
+    assert "error" not in result, result
+    assert {"access_token", "refresh_token", "id_token", "client_info"} <= result.keys()
+    assert result["token_type"] == "Bearer"
+    claims = verified_id_token_claims(http, platform, contoso, app, result["id_token"])
+    assert claims["tid"] == contoso.tenant_id
+    assert claims["oid"] == ada.object_id
+    assert claims["email"] == ada.preferred_username == "ada@contoso.example"
+    assert claims["xms_edov"] is True
+    assert claims["acct"] == 0
+    assert claims["ver"] == "2.0"
+    assert claims["given_name"] == "Ada"
+    assert claims["family_name"] == "Lovelace"
+    assert claims["exp"] - claims["iat"] == 3600
+    assert {"sub", "sid", "nonce", "nbf", "uti", "rh", "aio", "login_hint"} <= claims.keys()
+    assert client.get_accounts()[0]["home_account_id"] == f"{ada.object_id}.{contoso.tenant_id}"
+
+
+def test_msal_refreshes_tokens_with_the_refresh_token(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp, ada: FakeUser
+) -> None:
+    client = confidential_client(platform, app, platform.authority(contoso))
+    flow = client.initiate_auth_code_flow(scopes=["User.Read"], redirect_uri=REDIRECT_URI)
+    client.acquire_token_by_auth_code_flow(
+        flow, platform.authorize(flow["auth_uri"], user=ada).params
+    )
+
+    refreshed = client.acquire_token_silent(
+        ["User.Read"], account=client.get_accounts()[0], force_refresh=True
+    )
+
+    assert refreshed is not None
+    assert "nonce" not in refreshed["id_token_claims"]
+    assert refreshed["id_token_claims"]["oid"] == ada.object_id
+
+
+def test_common_authority_issues_tokens_from_the_users_own_tenant(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    fabrikam: FakeTenant,
+    app: FakeApp,
+    alan: FakeUser,
+) -> None:
+    client = confidential_client(platform, app, platform.authority("organizations"))
+    flow = client.initiate_auth_code_flow(
+        scopes=[], redirect_uri=REDIRECT_URI, response_mode="form_post"
+    )
+
+    result = client.acquire_token_by_auth_code_flow(
+        flow, platform.authorize(flow["auth_uri"], user=alan).params
+    )
+
+    claims = verified_id_token_claims(http, platform, fabrikam, app, result["id_token"])
+    assert claims["iss"] == fabrikam.issuer
+    assert claims["tid"] == fabrikam.tenant_id
+
+
+def test_guest_claims_name_the_home_tenant_and_omit_xms_edov_when_unknown(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    fabrikam: FakeTenant,
+    app: FakeApp,
+) -> None:
+    guest = platform.add_user(
+        contoso,
+        name="Grace Hopper",
+        email="grace@fabrikam.example",
+        email_verified=None,
+        guest=True,
+        home_tenant=fabrikam,
+        roles=["Reader"],
+        groups=["g-1"],
+    )
+
+    tokens = sign_in(http, platform, contoso, app, guest)
+
+    claims = verified_id_token_claims(http, platform, contoso, app, tokens["id_token"])
+    assert claims["acct"] == 1
+    assert claims["idp"] == f"https://sts.windows.net/{fabrikam.tenant_id}/"
+    assert claims["roles"] == ["Reader"]
+    assert claims["groups"] == ["g-1"]
+    assert "xms_edov" not in claims
+    assert claims["nonce"] == "nonce-456"
+
+
+def test_subject_is_pairwise_per_app(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+) -> None:
+    other_app = platform.register_app(redirect_uris=[REDIRECT_URI])
+
+    first = jwt.decode(
+        sign_in(http, platform, contoso, app, ada)["id_token"], options={"verify_signature": False}
+    )
+    again = jwt.decode(
+        sign_in(http, platform, contoso, app, ada)["id_token"], options={"verify_signature": False}
+    )
+    other = jwt.decode(
+        sign_in(http, platform, contoso, other_app, ada)["id_token"],
+        options={"verify_signature": False},
+    )
+
+    assert first["sub"] == again["sub"] != other["sub"]
+    assert first["sid"] != again["sid"]  # every programmatic sign-in is a new session
+
+
+# -- the token endpoint refuses --------------------------------------------------------------
+
+
+def test_an_authorization_code_is_single_use(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp, ada: FakeUser
+) -> None:
+    client = confidential_client(platform, app, platform.authority(contoso))
+    flow = client.initiate_auth_code_flow(scopes=[], redirect_uri=REDIRECT_URI)
+    params = platform.authorize(flow["auth_uri"], user=ada).params
+    assert "access_token" in client.acquire_token_by_auth_code_flow(dict(flow), params)
+
+    second = client.acquire_token_by_auth_code_flow(dict(flow), params)
+
+    assert second["error"] == "invalid_grant"
+    assert second["error_description"].startswith("AADSTS54005:")
+
+
+def test_a_wrong_code_verifier_is_rejected(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp, ada: FakeUser
+) -> None:
+    client = confidential_client(platform, app, platform.authority(contoso))
+    flow = client.initiate_auth_code_flow(scopes=[], redirect_uri=REDIRECT_URI)
+    params = platform.authorize(flow["auth_uri"], user=ada).params
+    flow["code_verifier"] = pkce_pair()[0]
+
+    result = client.acquire_token_by_auth_code_flow(flow, params)
+
+    assert result["error"] == "invalid_grant"
+    assert result["error_description"].startswith("AADSTS501481:")
+
+
+def test_a_wrong_client_secret_is_rejected(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp, ada: FakeUser
+) -> None:
+    client = confidential_client(
+        platform, app, platform.authority(contoso), secret="not-the-secret"
+    )
+    flow = client.initiate_auth_code_flow(scopes=[], redirect_uri=REDIRECT_URI)
+
+    result = client.acquire_token_by_auth_code_flow(
+        flow, platform.authorize(flow["auth_uri"], user=ada).params
+    )
+
+    assert result["error"] == "invalid_client"
+    assert result["error_description"].startswith("AADSTS7000215:")
+
+
+def test_http_basic_client_authentication_is_accepted(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+) -> None:
+    url, verifier = authorization_url(platform, contoso, app)
+    code = platform.authorize(url, user=ada).params["code"]
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+    }
+
+    wrong = http.post(token_endpoint(platform, contoso), data=form, auth=(app.client_id, "wrong"))
+    right = http.post(
+        token_endpoint(platform, contoso), data=form, auth=(app.client_id, app.client_secret)
+    )
+
+    assert wrong.status_code == 401
+    assert right.status_code == 200, right.text
+
+
+def test_an_expired_authorization_code_is_rejected(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+) -> None:
+    url, verifier = authorization_url(platform, contoso, app)
+    code = platform.authorize(url, user=ada).params["code"]
+    platform.faults.clock_skew = 601
+
+    response = redeem(http, platform, contoso, app, code, verifier)
+
+    assert response.status_code == 400
+    assert response.json()["error_codes"] == [70008]
+
+
+@pytest.mark.parametrize(
+    ("mismatch", "code"),
+    [("client", 70000), ("redirect_uri", 500112), ("authority", 70000)],
+)
+def test_a_code_only_works_for_its_client_redirect_uri_and_authority(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    mismatch: str,
+    code: int,
+) -> None:
+    url, verifier = authorization_url(platform, contoso, app)
+    authorization_code = platform.authorize(url, user=ada).params["code"]
+    other_app = platform.register_app(redirect_uris=[REDIRECT_URI])
+    client = other_app if mismatch == "client" else app
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        "code": authorization_code,
+        "redirect_uri": REDIRECT_URI + "other/" if mismatch == "redirect_uri" else REDIRECT_URI,
+        "code_verifier": verifier,
+    }
+    authority = "common" if mismatch == "authority" else contoso
+
+    response = http.post(token_endpoint(platform, authority), data=form)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert response.json()["error_codes"] == [code]
+
+
+# -- the authorize endpoint refuses, or the user says no -----------------------------------------
+
+
+def test_a_redirect_uri_without_its_trailing_slash_is_rejected(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp, ada: FakeUser
+) -> None:
+    url, _ = authorization_url(platform, contoso, app, redirect_uri=REDIRECT_URI.rstrip("/"))
+
+    with pytest.raises(AuthorizationRejected) as rejected:
+        platform.authorize(url, user=ada)
+
+    assert rejected.value.error == "invalid_request"
+    assert rejected.value.description.startswith("AADSTS50011:")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "code"),
+    [
+        (
+            {"client_id": "00000000-0000-0000-0000-000000000000"},
+            "unauthorized_client",
+            "AADSTS700016",
+        ),
+        ({"code_challenge": "", "code_challenge_method": ""}, "invalid_request", "AADSTS900144"),
+        ({"code_challenge_method": "plain"}, "invalid_request", "AADSTS9002313"),
+        ({"response_type": "token"}, "unsupported_response_type", "AADSTS9002313"),
+        ({"scope": "User.Read"}, "invalid_scope", "AADSTS70011"),
+        ({"response_mode": "web_message"}, "invalid_request", "AADSTS9002313"),
+    ],
+)
+def test_malformed_authorization_requests_get_an_error_page(
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    overrides: dict[str, str],
+    error: str,
+    code: str,
+) -> None:
+    url, _ = authorization_url(platform, contoso, app, **overrides)
+
+    with pytest.raises(AuthorizationRejected) as rejected:
+        platform.authorize(url, user=ada)
+
+    assert rejected.value.error == error
+    assert rejected.value.description.startswith(f"{code}:")
+
+
+def test_a_user_of_another_tenant_cannot_sign_in_to_a_tenant_authority(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp, alan: FakeUser
+) -> None:
+    url, _ = authorization_url(platform, contoso, app)
+
+    with pytest.raises(AuthorizationRejected) as rejected:
+        platform.authorize(url, user=alan)
+
+    assert rejected.value.description.startswith("AADSTS50020:")
+
+
+@pytest.mark.parametrize("response_mode", ["query", "form_post"])
+def test_cancel_returns_access_denied_to_the_app(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp, response_mode: str
+) -> None:
+    client = confidential_client(platform, app, platform.authority(contoso))
+    flow = client.initiate_auth_code_flow(
+        scopes=[], redirect_uri=REDIRECT_URI, response_mode=response_mode
+    )
+
+    response = platform.authorize(flow["auth_uri"], cancel=True)
+
+    assert response.method == ("GET" if response_mode == "query" else "POST")
+    assert response.params["error"] == "access_denied"
+    assert response.params["error_description"].startswith("AADSTS65004:")
+    assert response.params["state"] == flow["state"]
+    assert client.acquire_token_by_auth_code_flow(flow, response.params)["error"] == "access_denied"
+
+
+def test_a_disabled_user_gets_access_denied(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp
+) -> None:
+    disabled = platform.add_user(
+        contoso, name="Charles Babbage", email="charles@contoso.example", disabled=True
+    )
+    url, _ = authorization_url(platform, contoso, app)
+
+    response = platform.authorize(url, user=disabled)
+
+    assert response.params["error"] == "access_denied"
+    assert response.params["error_description"].startswith("AADSTS50057:")
+    assert "code" not in response.params
+
+
+@pytest.mark.parametrize(("consent", "outcome"), [(True, "code"), (False, "error")])
+def test_required_consent_shows_a_consent_page_first(
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    consent: bool,
+    outcome: str,
+) -> None:
+    platform.faults.require_consent = True
+    url, _ = authorization_url(platform, contoso, app)
+
+    response = platform.authorize(url, user=ada, consent=consent)
+
+    assert outcome in response.params
+    # Sign-in page, chosen account (answered by the consent page), consent answer.
+    assert platform.count("authorize") == 3
+
+
+def test_prompt_none_without_a_session_returns_login_required(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp, ada: FakeUser
+) -> None:
+    url, _ = authorization_url(platform, contoso, app, prompt="none")
+
+    response = platform.authorize(url, user=ada)
+
+    assert response.params["error"] == "login_required"
+
+
+# -- the interactive pages --------------------------------------------------------------------
+
+
+def test_sign_in_page_lists_the_tenants_users_and_a_cancel_button(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    alan: FakeUser,
+) -> None:
+    url, _ = authorization_url(platform, contoso, app)
+
+    page = http.get(url).text
+
+    assert 'data-page="sign-in"' in page
+    assert f'data-email="{ada.email}"' in page
+    assert f'data-object-id="{ada.object_id}"' in page
+    assert f'data-email="{alan.email}"' not in page
+    assert 'id="cancel"' in page
+    assert app.client_id in page
+    assert REDIRECT_URI in page
+    assert 'name="state" value="state-123"' in page
+
+
+def test_common_sign_in_page_lists_users_of_every_tenant(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    app: FakeApp,
+    ada: FakeUser,
+    alan: FakeUser,
+) -> None:
+    url, _ = authorization_url(platform, "common", app)
+
+    page = http.get(url).text
+
+    assert f'data-email="{ada.email}"' in page
+    assert f'data-email="{alan.email}"' in page
+
+
+def test_browser_session_gives_one_sid_and_logout_loads_every_apps_front_channel_url(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+) -> None:
+    second_app = platform.register_app(
+        redirect_uris=[REDIRECT_URI], front_channel_logout_url="https://second.example/logout?x=1"
+    )
+    sids = []
+    for client in (app, second_app):
+        # As a browser: load the page, click the account; the cookie carries the session.
+        url, verifier = authorization_url(platform, contoso, client)
+        form = parse_page(http.get(url).text).forms["sign-in-form"]
+        choice = [*form.fields, (USER_FIELD, ada.object_id)]
+        answer = http.post(urljoin(url, form.action), data=choice, allow_redirects=False)
+        code = query_of(answer.headers["Location"])["code"]
+        id_token = redeem(http, platform, contoso, client, code, verifier).json()["id_token"]
+        sids.append(jwt.decode(id_token, options={"verify_signature": False})["sid"])
+    sid = sids[0]
+    assert sids == [sid, sid]
+    expected = [
+        f"{FRONT_CHANNEL_LOGOUT_URL}?{urlencode({'sid': sid, 'iss': contoso.issuer})}",
+        f"https://second.example/logout?x=1&{urlencode({'sid': sid, 'iss': contoso.issuer})}",
+    ]
+    assert platform.front_channel_logout_requests(sid) == expected
+
+    logout = http.get(
+        f"{platform.authority(contoso)}/oauth2/v2.0/logout",
+        params={"post_logout_redirect_uri": "http://localhost:8000/"},
+    )
+
+    assert logout.status_code == 200
+    for front_channel_url in expected:
+        assert f'src="{front_channel_url.replace("&", "&amp;")}"' in logout.text
+    assert "http://localhost:8000/" in logout.text
+    assert "fake_idp_session" not in http.cookies
+    assert platform.front_channel_logout_requests(sid) == []
+
+
+def test_logout_with_an_id_token_hint_ends_that_session(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+) -> None:
+    id_token = sign_in(http, platform, contoso, app, ada)["id_token"]
+    sid = jwt.decode(id_token, options={"verify_signature": False})["sid"]
+    assert len(platform.front_channel_logout_requests(sid)) == 1
+
+    page = http.get(
+        f"{platform.authority(contoso)}/oauth2/v2.0/logout", params={"id_token_hint": id_token}
+    ).text
+
+    assert f"sid={sid}" in page
+    assert platform.front_channel_logout_requests(sid) == []
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+
+def test_token_endpoint_failure_hits_one_request_and_leaves_the_code_redeemable(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp, ada: FakeUser
+) -> None:
+    flows = []
+    for _ in range(2):
+        client = confidential_client(platform, app, platform.authority(contoso))
+        flow = client.initiate_auth_code_flow(scopes=[], redirect_uri=REDIRECT_URI)
+        flows.append((client, flow, platform.authorize(flow["auth_uri"], user=ada).params))
+    platform.faults.token_endpoint_status = 500
+    platform.faults.token_endpoint_fault_count = 1
+
+    (first_client, first_flow, first_params), (second_client, second_flow, second_params) = flows
+    with pytest.raises(MsalServiceError, match="500"):
+        first_client.acquire_token_by_auth_code_flow(first_flow, first_params)
+    assert "access_token" in second_client.acquire_token_by_auth_code_flow(
+        second_flow, second_params
+    )
+    retry_client = confidential_client(platform, app, platform.authority(contoso))
+    assert "access_token" in retry_client.acquire_token_by_auth_code_flow(first_flow, first_params)
+    assert platform.faults.token_endpoint_status is None
+
+
+def test_token_endpoint_throttling_sends_retry_after(
+    http: requests.Session, platform: FakeIdentityPlatform, contoso: FakeTenant
+) -> None:
+    platform.faults.token_endpoint_status = 429
+    platform.faults.token_endpoint_retry_after = 7
+
+    response = http.post(
+        token_endpoint(platform, contoso), data={"grant_type": "authorization_code"}
+    )
+
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "7"
+    assert response.json()["error"] == "temporarily_unavailable"
+
+
+@pytest.mark.parametrize("status", [None, 502])
+def test_token_endpoint_can_answer_with_a_non_json_body(
+    http: requests.Session, platform: FakeIdentityPlatform, contoso: FakeTenant, status: int | None
+) -> None:
+    platform.faults.token_endpoint_body = "<html>oops</html>"
+    platform.faults.token_endpoint_status = status
+
+    response = http.post(
+        token_endpoint(platform, contoso), data={"grant_type": "authorization_code"}
+    )
+
+    assert response.status_code == (status or 200)
+    assert response.text == "<html>oops</html>"
+    assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_token_endpoint_delay_outlasts_a_client_timeout(
+    http: requests.Session, platform: FakeIdentityPlatform, contoso: FakeTenant
+) -> None:
+    platform.faults.token_endpoint_delay = 0.3
+    platform.faults.token_endpoint_fault_count = 1
+
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        http.post(token_endpoint(platform, contoso), data={"grant_type": "x"}, timeout=0.1)
+
+    # The slow request is still served afterwards; wait for it so it stays in this test.
+    deadline = time.monotonic() + 3
+    while platform.count("token") == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert platform.count("token") == 1
+
+
+def test_token_endpoint_fault_count_clears_the_fault_after_that_many_requests(
+    http: requests.Session, platform: FakeIdentityPlatform, contoso: FakeTenant
+) -> None:
+    platform.faults.token_endpoint_status = 503
+    platform.faults.token_endpoint_fault_count = 2
+
+    statuses = [
+        http.post(
+            token_endpoint(platform, contoso), data={"grant_type": "refresh_token"}
+        ).status_code
+        for _ in range(3)
+    ]
+
+    assert statuses == [503, 503, 400]
+
+
+@pytest.mark.parametrize(
+    ("switch", "document"),
+    [
+        ("keys_endpoint_status", "discovery/v2.0/keys"),
+        ("metadata_status", "v2.0/.well-known/openid-configuration"),
+    ],
+)
+def test_discovery_documents_can_fail(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    switch: str,
+    document: str,
+) -> None:
+    setattr(platform.faults, switch, 500)
+
+    response = http.get(f"{platform.authority(contoso)}/{document}")
+
+    assert response.status_code == 500
+    assert response.json()["error"] == "server_error"
+
+
+def test_msal_cannot_start_while_the_metadata_endpoint_fails(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp
+) -> None:
+    platform.faults.metadata_status = 503
+
+    with pytest.raises(MsalServiceError, match="503"):
+        confidential_client(platform, app, platform.authority(contoso))
+
+
+def test_msal_rejects_an_unknown_tenant(platform: FakeIdentityPlatform, app: FakeApp) -> None:
+    with pytest.raises(ValueError, match="Unable to get authority configuration"):
+        confidential_client(platform, app, platform.authority("nowhere.example"))
+
+
+@pytest.mark.parametrize(
+    "signing", ["wrong_key", "unknown_kid", "alg_none", "hs256", "hs256_client_secret"]
+)
+def test_forged_id_tokens_fail_rs256_verification_against_the_jwks(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    signing: Any,
+) -> None:
+    platform.faults.id_token_signing = signing
+
+    id_token = sign_in(http, platform, contoso, app, ada)["id_token"]
+
+    header = jwt.get_unverified_header(id_token)
+    published = {key.key_id for key in published_keys(http, platform, contoso).keys}
+    with pytest.raises(jwt.PyJWTError):
+        verified_id_token_claims(http, platform, contoso, app, id_token)
+    signing_input, _, signature = id_token.rpartition(".")
+    if signing == "wrong_key":
+        assert header["kid"] in published
+    elif signing == "unknown_kid":
+        assert header["kid"] not in published
+    elif signing == "alg_none":
+        assert (header["alg"], signature) == ("none", "")
+    else:
+        assert header["alg"] == "HS256"
+        (published_key,) = published_keys(http, platform, contoso).keys
+        public_pem = published_key.key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        secret = public_pem if signing == "hs256" else app.client_secret.encode()
+        expected = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+        assert base64.urlsafe_b64encode(expected).rstrip(b"=").decode() == signature
+
+
+def test_id_token_claims_can_be_overridden_and_removed(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+) -> None:
+    platform.faults.id_token_claims_override = {
+        "iss": "https://evil.example/",
+        "aud": "other",
+        "exp": 1,
+    }
+    platform.faults.id_token_claims_remove = {"tid", "nonce"}
+
+    id_token = sign_in(http, platform, contoso, app, ada)["id_token"]
+
+    claims = jwt.decode(id_token, options={"verify_signature": False})
+    assert (claims["iss"], claims["aud"], claims["exp"]) == ("https://evil.example/", "other", 1)
+    assert "tid" not in claims
+    assert "nonce" not in claims
+    with pytest.raises(jwt.InvalidTokenError):
+        verified_id_token_claims(http, platform, contoso, app, id_token)
+
+
+@pytest.mark.parametrize("keep_old", [False, True])
+def test_key_rotation_signs_with_a_new_kid(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    keep_old: bool,
+) -> None:
+    old_token = sign_in(http, platform, contoso, app, ada)["id_token"]
+    old_kid = jwt.get_unverified_header(old_token)["kid"]
+
+    new_kid = platform.rotate_signing_key(keep_old=keep_old)
+
+    new_token = sign_in(http, platform, contoso, app, ada)["id_token"]
+    assert jwt.get_unverified_header(new_token)["kid"] == new_kid != old_kid
+    verified_id_token_claims(http, platform, contoso, app, new_token)
+    published = {key.key_id for key in published_keys(http, platform, contoso).keys}
+    assert published == ({new_kid, old_kid} if keep_old else {new_kid})
+
+
+# -- bookkeeping and robustness ---------------------------------------------------------------
+
+
+def test_requests_are_recorded_per_endpoint(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp, ada: FakeUser
+) -> None:
+    client = confidential_client(platform, app, platform.authority(contoso))
+    flow = client.initiate_auth_code_flow(scopes=[], redirect_uri=REDIRECT_URI)
+    client.acquire_token_by_auth_code_flow(
+        flow, platform.authorize(flow["auth_uri"], user=ada).params
+    )
+
+    assert [(r.method, r.endpoint, r.status) for r in platform.requests] == [
+        ("GET", "metadata", 200),
+        ("GET", "authorize", 200),
+        ("POST", "authorize", 302),
+        ("POST", "token", 200),
+    ]
+    assert platform.count("token") == 1
+    assert all("?" not in r.path for r in platform.requests)
+    platform.clear_requests()
+    assert platform.requests == []
+
+
+TOKEN = "/{tid}/oauth2/v2.0/token"
+LOGOUT = "/{tid}/oauth2/v2.0/logout"
+NESTED_JSON_HINT = base64.b64encode(b"[" * 5000).decode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        pytest.param("GET", TOKEN, {}, 400, id="token-get"),
+        pytest.param("POST", TOKEN, {"json": {"grant_type": "x"}}, 400, id="token-json"),
+        pytest.param("POST", TOKEN, {"data": "grant_type=a&grant_type=b"}, 400, id="repeated"),
+        pytest.param("POST", TOKEN, {"data": b"code=%ff", "headers": FORM}, 400, id="not-utf8"),
+        pytest.param(
+            "POST", TOKEN, {"headers": {"Authorization": "Basic !!"}}, 401, id="garbled-basic"
+        ),
+        pytest.param("GET", "/{tid}/oauth2/v2.0/authorize?client_id=%ff", {}, 400, id="bad-query"),
+        pytest.param("GET", "/{tid}/oauth2/v2.0/authorize", {}, 400, id="authorize-empty"),
+        pytest.param("PUT", "/{tid}/discovery/v2.0/keys", {}, 405, id="keys-put"),
+        pytest.param("DELETE", LOGOUT, {}, 405, id="logout-delete"),
+        pytest.param("GET", "/favicon.ico", {}, 404, id="unknown-path"),
+        pytest.param("GET", "/no%00such/oauth2/v2.0/logout", {}, 400, id="nul-tenant"),
+        pytest.param(
+            "GET", LOGOUT + "?id_token_hint=%C3%A9.%C3%A9.%C3%A9", {}, 200, id="non-ascii-hint"
+        ),
+        pytest.param(
+            "GET", LOGOUT + "?logout_hint=" + NESTED_JSON_HINT, {}, 200, id="nested-json-hint"
+        ),
+        pytest.param(
+            "GET",
+            LOGOUT,
+            {"headers": {"Cookie": 'fake_idp_session="\xe9t\xe9"'}},
+            200,
+            id="non-ascii-cookie",
+        ),
+    ],
+)
+def test_bad_input_is_answered_without_a_server_error(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+    status: int,
+) -> None:
+    url = platform.base_url + path.format(tid=contoso.tenant_id)
+
+    response = http.request(method, url, **kwargs)
+
+    assert response.status_code == status
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(
+    platform: FakeIdentityPlatform, contoso: FakeTenant
+) -> None:
+    context = ssl.create_default_context(cafile=platform.ca_bundle)
+    address = urlsplit(platform.base_url)
+    assert address.hostname is not None
+    connection = HTTPSConnection(address.hostname, address.port, context=context, timeout=5)
+    try:
+        connection.putrequest("POST", f"/{contoso.tenant_id}/oauth2/v2.0/token")
+        connection.putheader("Content-Length", str(10**9))
+        connection.endheaders()
+        response = connection.getresponse()
+    finally:
+        connection.close()
+
+    assert response.status == 413
+
+
+def test_stop_is_quick_even_with_idle_keep_alive_connections() -> None:
+    standalone = FakeIdentityPlatform()
+    standalone.start()
+    address = urlsplit(standalone.base_url)
+    assert address.hostname is not None
+    with TrustingSession(standalone.ca_bundle) as session:
+        # The session keeps its connection open, which a naive server waits for.
+        session.get(f"{standalone.authority('common')}/v2.0/.well-known/openid-configuration")
+        started = time.monotonic()
+        standalone.stop()
+        assert time.monotonic() - started < 1
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((address.hostname, address.port), timeout=1).close()
+    standalone.stop()  # idempotent
+
+
+def test_cli_serves_the_demo_directory_and_writes_the_state_file(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    command = [
+        sys.executable, "-m", "sso_api.testing", "serve", "--port", "0",
+        "--certificate-dir", str(tmp_path / "certificates"),
+        "--client-id", "demo-client", "--client-secret", "demo-secret",
+        "--redirect-uri", REDIRECT_URI, "--demo", "--state-file", str(state_file),
+    ]  # fmt: skip
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+    ) as server:
+        try:
+            assert server.stdout is not None
+            base_url = server.stdout.readline().strip()
+            state = json.loads(state_file.read_text())
+            with TrustingSession(state["ca_bundle"]) as session:
+                metadata = session.get(
+                    f"{base_url}/contoso.example/v2.0/.well-known/openid-configuration"
+                )
+        finally:
+            server.send_signal(signal.SIGINT)
+            _, errors = server.communicate(timeout=5)
+
+    assert server.returncode == 0, errors
+    assert base_url.startswith("https://127.0.0.1:")
+    assert state["base_url"] == base_url
+    assert state["client_id"] == "demo-client"
+    assert "demo-secret" not in state_file.read_text()
+    assert {tenant["domain"] for tenant in state["tenants"]} == {
+        "contoso.example",
+        "fabrikam.example",
+    }
+    contoso_id = next(t["tenant_id"] for t in state["tenants"] if t["domain"] == "contoso.example")
+    contoso_users = [user for user in state["users"] if user["tenant_id"] == contoso_id]
+    assert {(u["guest"], u["disabled"], u["email_verified"]) for u in contoso_users} >= {
+        (False, False, True),
+        (False, False, None),
+        (True, False, True),
+        (False, True, True),
+    }
+    assert metadata.json()["issuer"] == f"{base_url}/{contoso_id}/v2.0"
