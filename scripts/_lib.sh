@@ -37,8 +37,13 @@ ensure_venv() {
     log "Setting up $dir with $("$python" --version) and $django_spec"
     rm -rf "$dir"
     "$python" -m venv "$dir"
-    "$dir/bin/python" -m pip install --quiet --upgrade pip
-    "$dir/bin/python" -m pip install --quiet -e "$ROOT[dev]" "$django_spec"
+    # pip's output goes to a log, shown only when the installation fails.
+    if ! { "$dir/bin/python" -m pip install --upgrade pip \
+            && "$dir/bin/python" -m pip install -e "$ROOT[dev]" "$django_spec"; } > "$dir/install.log" 2>&1; then
+        cat "$dir/install.log" >&2
+        echo "Installing into $dir failed (log above)." >&2
+        return 1
+    fi
     echo "$want" > "$stamp"
 }
 
