@@ -74,3 +74,30 @@ ensure_services() {
     echo "PostgreSQL or Redis did not come up on 127.0.0.1" >&2
     return 1
 }
+
+# build_spa: install the example SPA's npm packages (when the lock file changed) and build it.
+build_spa() {
+    local dir="$ROOT/frontend_example" stamp want
+    stamp="$dir/node_modules/.sso-api-installed"
+    want="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        log "Installing the example SPA's npm packages"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+        echo "$want" > "$stamp"
+    fi
+    log "Building the example SPA"
+    (cd "$dir" && npm run --silent build)
+}
+
+# ensure_chromium: Debian's Chromium for the browser tests (a test tool's own browser
+# download cannot work here).
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ]; then
+        return 0
+    fi
+    log "Installing Chromium from Debian's packages"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium > /dev/null
+}

@@ -8,11 +8,15 @@ cd "$ROOT"
 main_venv
 lts_venv
 ensure_services
+ensure_chromium
+build_spa
 
 log "ruff"
 .venv/bin/ruff check sso_api tests example scripts
 log "mypy"
-.venv/bin/mypy sso_api tests
+.venv/bin/mypy sso_api tests example/run_demo.py scripts/settings_reference.py
+log "vitest: the example SPA's client module"
+(cd frontend_example && npm test --silent)
 
 run_leg() {
     local name="$1" venv="$2"; shift 2
@@ -20,9 +24,10 @@ run_leg() {
     "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
 }
 
-run_leg "Django 6 / SQLite + database cache" .venv
-SSO_TEST_BACKEND=production run_leg "Django 6 / PostgreSQL + Redis" .venv
-run_leg "Django 5.2 / SQLite + database cache" .venv-django52
-SSO_TEST_BACKEND=production run_leg "Django 5.2 / PostgreSQL + Redis" .venv-django52
+# The browser tests (tests/e2e) run the demo's own processes, so one leg is enough.
+run_leg "Django 6 / SQLite + database cache, with the browser tests" .venv tests
+SSO_TEST_BACKEND=production run_leg "Django 6 / PostgreSQL + Redis" .venv tests --ignore=tests/e2e
+run_leg "Django 5.2 / SQLite + database cache" .venv-django52 tests --ignore=tests/e2e
+SSO_TEST_BACKEND=production run_leg "Django 5.2 / PostgreSQL + Redis" .venv-django52 tests --ignore=tests/e2e
 
 log "All checks and tests passed."

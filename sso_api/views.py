@@ -29,7 +29,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from sso_api import flows
 from sso_api.conf import sso_settings
 from sso_api.cookies import clear_refresh_cookies, refresh_from_cookie, set_refresh_cookies
-from sso_api.exceptions import InvalidRequest, SSOError
+from sso_api.exceptions import InvalidRefreshToken, InvalidRequest, SSOError
 from sso_api.models import MicrosoftIdentity
 from sso_api.serializers import (
     RefreshRequestSerializer,
@@ -228,12 +228,15 @@ def _tokens_response(
 def _presented_refresh_token(request: Request, params: dict[str, Any]) -> str:
     """The refresh token from the body, else (cookie mode) from the CSRF-checked cookie."""
     conf = sso_settings(request)
-    token = params.get("refresh") or (
-        refresh_from_cookie(request, conf) if conf.refresh_cookie else None
-    )
-    if not token:
+    if params.get("refresh"):
+        return str(params["refresh"])
+    if not conf.refresh_cookie:
         raise InvalidRequest("no refresh token", fields={"refresh": ["This field is required."]})
-    return str(token)
+    token = refresh_from_cookie(request, conf)
+    if not token:
+        # A browser without the cookie is simply not signed in (e.g. a first visit).
+        raise InvalidRefreshToken("no refresh cookie")
+    return token
 
 
 class TokenView(SSOView):

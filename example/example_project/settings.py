@@ -12,6 +12,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from corsheaders.defaults import default_headers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -30,10 +32,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "sso_api",
 ]
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -46,7 +50,7 @@ ROOT_URLCONF = "example_project.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "example_project" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -82,9 +86,20 @@ REST_FRAMEWORK = {
     ],
 }
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
+    "ACCESS_TOKEN_LIFETIME": timedelta(
+        seconds=int(os.environ.get("SSO_ACCESS_TOKEN_SECONDS", "300"))
+    ),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
 }
+
+# --- The single-page app on its own origin ------------------------------------------------
+# Exactly the SPA origins may call the API from a browser, with credentials (the refresh
+# cookie). The same origins may receive the browser after sign-in.
+SPA_ORIGINS = _env_list("SSO_SPA_ORIGINS")
+CORS_ALLOWED_ORIGINS = SPA_ORIGINS
+CORS_ALLOW_CREDENTIALS = True
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*default_headers, "x-sso-csrf")
 
 # --- Sign in with Microsoft ------------------------------------------------------------
 MICROSOFT_SSO_APPLICATION_ID = os.environ.get("MICROSOFT_SSO_APPLICATION_ID", "")
@@ -97,10 +112,19 @@ MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK = (
 )
 MICROSOFT_SSO_ALLOWED_TENANTS = _env_list("MICROSOFT_SSO_ALLOWED_TENANTS")
 MICROSOFT_SSO_ALLOWABLE_DOMAINS = _env_list("MICROSOFT_SSO_ALLOWABLE_DOMAINS", "*")
-MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = _env_list("MICROSOFT_SSO_ALLOWED_REDIRECT_URLS")
+MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = [
+    *SPA_ORIGINS,
+    *_env_list("MICROSOFT_SSO_ALLOWED_REDIRECT_URLS"),
+]
+MICROSOFT_SSO_REFRESH_COOKIE = os.environ.get("MICROSOFT_SSO_REFRESH_COOKIE", "1") == "1"
+MICROSOFT_SSO_REFRESH_COOKIE_SECURE = (
+    os.environ.get("MICROSOFT_SSO_REFRESH_COOKIE_SECURE", "1") == "1"
+)
 MICROSOFT_SSO_SLO_ENABLED = True
 MICROSOFT_SSO_LOGOUT_REDIRECT_PATH = os.environ.get("MICROSOFT_SSO_LOGOUT_REDIRECT_PATH", "/")
-MICROSOFT_SSO_LOGIN_FAILED_URL = "/"
+# Where a browser goes with sso_error when no valid flow names a destination (expired or
+# replayed sign-ins): the SPA, which explains the error.
+MICROSOFT_SSO_LOGIN_FAILED_URL = SPA_ORIGINS[0] + "/" if SPA_ORIGINS else "/"
 
 LOGGING = {
     "version": 1,

@@ -1,9 +1,18 @@
+from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import include, path
-from django.views.generic import TemplateView
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The API has no pages of its own: send people to the single-page app."""
+    if settings.SPA_ORIGINS:
+        return HttpResponseRedirect(settings.SPA_ORIGINS[0] + "/")
+    return JsonResponse({"api": request.build_absolute_uri("/api/sso/")})
+
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="index.html"), name="home"),
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/sso/", include("sso_api.urls")),
 ]

@@ -1,0 +1,228 @@
+"""Run the whole demo on loopback: identity platform, API and single-page app.
+
+    python example/run_demo.py [--api-port 8000] [--spa-port 5173] [--platform-port 9443]
+
+* The identity platform is the project's fake (``sso_api.testing``) with demo tenants and
+  users, unless ``MICROSOFT_SSO_APPLICATION_ID``, ``MICROSOFT_SSO_CLIENT_SECRET`` and
+  ``MICROSOFT_SSO_TENANT_ID`` are set: then it is the real Microsoft Entra ID.
+* The API is the example project on SQLite and the database cache, migrated here.
+* The SPA is ``frontend_example/dist`` (build it first), served on its own origin with a
+  ``config.json`` that points it at the API.
+
+It prints the URL to open, writes ``demo.json`` (URLs, tenants, users, database path) into
+the state directory for tools and tests, and stops everything on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sso_api.testing import FakeIdentityPlatform  # noqa: E402
+from sso_api.testing.cli import add_demo_directory, state_document  # noqa: E402
+
+REAL_ENTRA_VARIABLES = (
+    "MICROSOFT_SSO_APPLICATION_ID",
+    "MICROSOFT_SSO_CLIENT_SECRET",
+    "MICROSOFT_SSO_TENANT_ID",
+)
+
+
+class _SpaHandler(SimpleHTTPRequestHandler):
+    """Serves the built SPA, its config.json, and index.html for unknown paths."""
+
+    config: bytes = b"{}"
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/config.json":
+            self._send(self.config, "application/json")
+            return
+        if path != "/" and not (Path(self.directory) / path.lstrip("/")).is_file():
+            self.path = "/"  # client-side routes land on the app
+        super().do_GET()
+
+    def _send(self, body: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet
+
+
+def _wait_for(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback URL)
+                return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means the server is up
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up within {timeout:.0f} s")
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run(  # noqa: S603 (fixed command line)
+        [sys.executable, str(ROOT / "example" / "manage.py"), *args], env=env, check=True
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--spa-port", type=int, default=5173)
+    parser.add_argument("--platform-port", type=int, default=9443)
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".demo")
+    parser.add_argument("--spa-dist", type=Path, default=ROOT / "frontend_example" / "dist")
+    parser.add_argument(
+        "--access-token-seconds", type=int, default=300, help="lifetime of access tokens"
+    )
+    parser.add_argument(
+        "--refresh-margin-seconds",
+        type=int,
+        default=30,
+        help="how long before expiry the SPA refreshes its access token",
+    )
+    parser.add_argument("--response-mode", choices=("form_post", "query"), default="form_post")
+    arguments = parser.parse_args()
+
+    state_dir: Path = arguments.state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if not (arguments.spa_dist / "index.html").is_file():
+        raise SystemExit(f"{arguments.spa_dist} has no index.html: build the SPA first")
+    api_origin = f"http://127.0.0.1:{arguments.api_port}"
+    spa_origin = f"http://127.0.0.1:{arguments.spa_port}"
+    database = state_dir / "db.sqlite3"
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        # Explicit: an inherited DJANGO_SETTINGS_MODULE (a test runner's) must not win.
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "EXAMPLE_DATABASE": str(database),
+        "SSO_SPA_ORIGINS": spa_origin,
+        "SSO_ACCESS_TOKEN_SECONDS": str(arguments.access_token_seconds),
+        "MICROSOFT_SSO_RESPONSE_MODE": arguments.response_mode,
+        "MICROSOFT_SSO_LOGOUT_REDIRECT_PATH": spa_origin + "/",
+        "MICROSOFT_SSO_REFRESH_COOKIE": "1",
+    }
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    platform: FakeIdentityPlatform | None = None
+    demo: dict[str, Any] = {"api": api_origin, "spa": spa_origin, "database": str(database)}
+    if all(os.environ.get(name) for name in REAL_ENTRA_VARIABLES):
+        print(
+            "Signing in against the real Microsoft Entra ID, tenant "
+            f"{os.environ['MICROSOFT_SSO_TENANT_ID']}. Register {api_origin}/api/sso/callback/ "
+            "as a Web redirect URI of the app.",
+            flush=True,
+        )
+        for name in ("MICROSOFT_SSO_AUTHORITY", "MICROSOFT_SSO_CA_BUNDLE"):
+            env.pop(name, None)
+    else:
+        platform = FakeIdentityPlatform(
+            port=arguments.platform_port, certificate_dir=state_dir / "certificates"
+        )
+        client_secret = secrets.token_urlsafe(24)
+        platform.register_app(
+            client_id="demo-client",
+            client_secret=client_secret,
+            redirect_uris=[f"{api_origin}/api/sso/callback/"],
+            front_channel_logout_url=f"{api_origin}/api/sso/logout/frontchannel/",
+        )
+        add_demo_directory(platform)
+        platform.start()
+        document = state_document(platform, "demo-client")
+        allowed = next(t for t in document["tenants"] if t["name"] == "Contoso")  # type: ignore[attr-defined]
+        env.update(
+            {
+                "MICROSOFT_SSO_APPLICATION_ID": "demo-client",
+                "MICROSOFT_SSO_CLIENT_SECRET": client_secret,
+                "MICROSOFT_SSO_TENANT_ID": "organizations",
+                "MICROSOFT_SSO_AUTHORITY": platform.authority("organizations"),
+                "MICROSOFT_SSO_CA_BUNDLE": platform.ca_bundle,
+                # Contoso may sign in, Fabrikam may not: both outcomes can be tried.
+                "MICROSOFT_SSO_ALLOWED_TENANTS": allowed["tenant_id"],
+            }
+        )
+        demo["identity_platform"] = document
+        print(f"Fake Microsoft identity platform on {platform.base_url}", flush=True)
+
+    api: subprocess.Popen[bytes] | None = None
+    spa: ThreadingHTTPServer | None = None
+    try:
+        _manage(env, "migrate", "--noinput", "-v", "0")
+        _manage(env, "createcachetable", "-v", "0")
+        api = subprocess.Popen(  # noqa: S603 (fixed command line)
+            [
+                sys.executable,
+                str(ROOT / "example" / "manage.py"),
+                "runserver",
+                f"127.0.0.1:{arguments.api_port}",
+                "--noreload",
+                "--skip-checks",
+            ],
+            env=env,
+        )
+        _wait_for(f"{api_origin}/api/sso/me/")
+
+        config = {
+            "apiBase": f"{api_origin}/api/sso/",
+            "cookieMode": True,
+            "refreshMarginSeconds": arguments.refresh_margin_seconds,
+        }
+        handler = functools.partial(_SpaHandler, directory=str(arguments.spa_dist))
+        _SpaHandler.config = json.dumps(config).encode()
+        spa = ThreadingHTTPServer(("127.0.0.1", arguments.spa_port), handler)
+        threading.Thread(target=spa.serve_forever, daemon=True).start()
+
+        (state_dir / "demo.json").write_text(json.dumps(demo, indent=2) + "\n")
+        print(
+            f"\n  Open {spa_origin}/ and sign in with Microsoft. Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            if api.poll() is not None:
+                print("The API stopped.", file=sys.stderr)
+                return 1
+        return 0
+    finally:
+        if spa is not None:
+            spa.shutdown()
+        if api is not None and api.poll() is None:
+            api.terminate()
+            try:
+                api.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                api.kill()
+        if platform is not None:
+            platform.stop()
+        (state_dir / "demo.json").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,626 @@
+import { describe, expect, it, vi } from "vitest";
+
+import {
+  SsoClient,
+  SsoError,
+  codeChallengeS256,
+  createCodeVerifier,
+  describeError,
+  type SsoClientOptions,
+  type SsoUser,
+} from "./sso-client";
+
+const API = "http://127.0.0.1:8000/api/sso/";
+const SPA = "http://127.0.0.1:5173/";
+const VERIFIER_KEY = "sso-client:pkce-verifier";
+
+const USER: SsoUser = {
+  id: "7",
+  username: "ada",
+  email: "ada@example.com",
+  first_name: "Ada",
+  last_name: "Lovelace",
+  tenant_id: "tenant-1",
+  object_id: "object-1",
+};
+
+interface Reply {
+  status?: number;
+  body?: unknown;
+}
+type Handler = (body: Record<string, unknown>, init: RequestInit) => Reply | Promise<Reply>;
+
+interface Call {
+  path: string;
+  init: RequestInit;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+/** A fake browser and API: routes by path, records every call and event in order. */
+function harness(options: { href?: string; cookieMode?: boolean; margin?: number } = {}) {
+  const events: string[] = [];
+  const calls: Call[] = [];
+  const routes = new Map<string, Handler[]>();
+  let clock = 1_000_000;
+
+  const fetchImpl = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const url = String(input);
+    const path = url.startsWith(API) ? url.slice(API.length) : url;
+    const body =
+      typeof init.body === "string" ? (JSON.parse(init.body) as Record<string, unknown>) : {};
+    calls.push({ path, init, body, headers: new Headers(init.headers) });
+    events.push(`fetch ${path}`);
+    const queue = routes.get(path);
+    const handler = queue && queue.length > 1 ? queue.shift() : queue?.[0];
+    if (!handler) throw new Error(`unexpected request to ${path}`);
+    const reply = await handler(body, init);
+    return new Response(reply.body === undefined ? null : JSON.stringify(reply.body), {
+      status: reply.status ?? 200,
+      headers: { "Content-Type": "application/json" },
+    });
+  });
+
+  const store = new Map<string, string>();
+  const storage = {
+    getItem: (key: string) => store.get(key) ?? null,
+    setItem: (key: string, value: string) => void store.set(key, value),
+    removeItem: (key: string) => void store.delete(key),
+  };
+  const location = {
+    href: options.href ?? SPA,
+    assign: vi.fn((url: string) => void events.push(`assign ${url}`)),
+  };
+  const history = {
+    state: { from: "router" } as unknown,
+    replaceState: vi.fn((_state: unknown, _unused: string, url?: string | URL | null) => {
+      events.push("replaceState");
+      if (url) location.href = new URL(url, location.href).href;
+    }),
+  };
+
+  const clientOptions: SsoClientOptions = {
+    apiBase: API,
+    fetch: fetchImpl as unknown as typeof fetch,
+    storage,
+    location,
+    history,
+    now: () => clock,
+  };
+  if (options.cookieMode !== undefined) clientOptions.cookieMode = options.cookieMode;
+  if (options.margin !== undefined) clientOptions.refreshMarginSeconds = options.margin;
+  const client = new SsoClient(clientOptions);
+
+  return {
+    client,
+    calls,
+    events,
+    store,
+    location,
+    history,
+    fetch: fetchImpl,
+    /** Answers for `path`; several handlers are used in turn, the last one repeatedly. */
+    route(path: string, ...handlers: (Handler | Reply)[]) {
+      routes.set(
+        path,
+        handlers.map((handler) => (typeof handler === "function" ? handler : () => handler)),
+      );
+    },
+    advance(seconds: number) {
+      clock += seconds * 1000;
+    },
+    count(path: string) {
+      return calls.filter((call) => call.path === path).length;
+    },
+  };
+}
+
+const tokens = (n: number, expiresIn = 300, withRefresh = true): Reply => ({
+  body: {
+    access: `access-${n}`,
+    ...(withRefresh ? { refresh: `refresh-${n}` } : {}),
+    token_type: "Bearer",
+    expires_in: expiresIn,
+  },
+});
+
+/** A client signed in through the real completeSignIn path, holding access-1/refresh-1. */
+async function signedIn(options: { cookieMode?: boolean; margin?: number; expiresIn?: number } = {}) {
+  const h = harness({ ...options, href: `${SPA}?sso_code=handoff-code-123456789012345` });
+  h.store.set(VERIFIER_KEY, "v".repeat(64));
+  const answer = tokens(1, options.expiresIn ?? 300, !options.cookieMode);
+  h.route("token/", () => ({ body: { ...(answer.body as object), user: USER } }));
+  await h.client.completeSignIn();
+  h.calls.length = 0;
+  h.events.length = 0;
+  return h;
+}
+
+function bearer(call: Call | undefined): string | null {
+  return call?.headers.get("Authorization") ?? null;
+}
+
+describe("PKCE", () => {
+  it("makes RFC 7636 verifiers", () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 50; i += 1) {
+      const verifier = createCodeVerifier();
+      expect(verifier).toMatch(/^[A-Za-z0-9\-._~]{43,128}$/);
+      seen.add(verifier);
+    }
+    expect(seen.size).toBe(50);
+  });
+
+  it("computes the S256 challenge (RFC 7636 appendix B)", async () => {
+    expect(await codeChallengeS256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")).toBe(
+      "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    );
+  });
+});
+
+describe("signIn", () => {
+  it("posts next and the S256 challenge of the stored verifier, then navigates", async () => {
+    const h = harness({ href: `${SPA}dashboard?tab=2#top` });
+    h.route("start/", () => ({
+      body: { authorization_url: "https://login.example/authorize?x=1", state: "s", expires_in: 600 },
+    }));
+
+    await h.client.signIn({ prompt: "select_account", loginHint: "ada@example.com" });
+
+    const verifier = h.store.get(VERIFIER_KEY);
+    expect(verifier).toMatch(/^[A-Za-z0-9\-._~]{43,128}$/);
+    const call = h.calls[0];
+    expect(call?.init.method).toBe("POST");
+    expect(call?.headers.get("Content-Type")).toBe("application/json");
+    expect(call?.body).toEqual({
+      next: `${SPA}dashboard?tab=2#top`,
+      code_challenge: await codeChallengeS256(verifier ?? ""),
+      code_challenge_method: "S256",
+      prompt: "select_account",
+      login_hint: "ada@example.com",
+    });
+    expect(call?.init.credentials).not.toBe("include");
+    expect(call?.headers.has("X-SSO-CSRF")).toBe(false);
+    expect(h.location.assign).toHaveBeenCalledWith("https://login.example/authorize?x=1");
+  });
+
+  it("uses returnTo, and strips stale callback parameters from the default", async () => {
+    const h = harness({ href: `${SPA}?a=1&sso_error=access_denied&sso_error_description=x` });
+    h.route("start/", () => ({ body: { authorization_url: "https://login.example/a" } }));
+    await h.client.signIn();
+    expect(h.calls[0]?.body.next).toBe(`${SPA}?a=1`);
+    await h.client.signIn({ returnTo: `${SPA}elsewhere` });
+    expect(h.calls[1]?.body.next).toBe(`${SPA}elsewhere`);
+  });
+
+  it("turns an API refusal into an SsoError and forgets the verifier", async () => {
+    const h = harness();
+    h.route("start/", () => ({
+      status: 400,
+      body: { detail: "The 'next' URL is not allowed.", code: "invalid_next_url" },
+    }));
+    const error = await h.client.signIn().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SsoError);
+    expect((error as SsoError).code).toBe("invalid_next_url");
+    expect((error as SsoError).status).toBe(400);
+    expect((error as SsoError).userMessage).toBe(describeError("invalid_next_url"));
+    expect(h.store.has(VERIFIER_KEY)).toBe(false);
+    expect(h.location.assign).not.toHaveBeenCalled();
+  });
+
+  it("reports an unreachable API as network_error", async () => {
+    const h = harness();
+    h.fetch.mockRejectedValueOnce(new TypeError("Failed to fetch"));
+    await expect(h.client.signIn()).rejects.toMatchObject({ code: "network_error" });
+  });
+});
+
+describe("completeSignIn", () => {
+  it("returns null and touches nothing when the URL has no callback parameters", async () => {
+    const h = harness({ href: `${SPA}?a=1#x` });
+    expect(await h.client.completeSignIn()).toBeNull();
+    expect(h.history.replaceState).not.toHaveBeenCalled();
+    expect(h.fetch).not.toHaveBeenCalled();
+  });
+
+  it("cleans the address bar before redeeming, keeping other params, hash and state", async () => {
+    const h = harness({ href: `${SPA}app/?a=1&sso_code=handoff-code-123456789012345&b=x%20y#section` });
+    h.store.set(VERIFIER_KEY, "v".repeat(64));
+    const listener = vi.fn();
+    h.client.subscribe(listener);
+    h.route("token/", () => ({ body: { ...(tokens(1).body as object), user: USER } }));
+
+    const user = await h.client.completeSignIn();
+
+    expect(h.events.slice(0, 2)).toEqual(["replaceState", "fetch token/"]);
+    expect(h.history.replaceState).toHaveBeenCalledWith(
+      { from: "router" },
+      "",
+      "/app/?a=1&b=x%20y#section",
+    );
+    expect(h.calls[0]?.body).toEqual({
+      sso_code: "handoff-code-123456789012345",
+      code_verifier: "v".repeat(64),
+    });
+    expect(h.store.size).toBe(0); // tokens never reach storage
+    expect(user).toEqual(USER);
+    expect(h.client.user).toEqual(USER);
+    expect(listener).toHaveBeenCalledWith(USER);
+  });
+
+  it("turns sso_error into an SsoError with the plain-English sentence", async () => {
+    const h = harness({
+      href: `${SPA}?sso_error=tenant_not_allowed&sso_error_description=Accounts%20from%20this%20organization#h`,
+    });
+    h.store.set(VERIFIER_KEY, "v".repeat(64));
+    const error = await h.client.completeSignIn().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SsoError);
+    expect((error as SsoError).code).toBe("tenant_not_allowed");
+    expect((error as SsoError).userMessage).toBe(
+      "Accounts from your organization are not allowed to sign in here.",
+    );
+    expect((error as SsoError).detail).toBe("Accounts from this organization");
+    expect(h.history.replaceState).toHaveBeenCalledWith({ from: "router" }, "", "/#h");
+    expect(h.store.has(VERIFIER_KEY)).toBe(false);
+    expect(h.fetch).not.toHaveBeenCalled();
+  });
+
+  it("does not echo a malformed error code from the URL", async () => {
+    const h = harness({ href: `${SPA}?sso_error=%3Cscript%3E` });
+    await expect(h.client.completeSignIn()).rejects.toMatchObject({ code: "unknown_error" });
+  });
+
+  it("burns a code this tab did not ask for (no verifier) at the API", async () => {
+    const h = harness({ href: `${SPA}?sso_code=handoff-code-123456789012345` });
+    h.route("token/", () => ({
+      status: 400,
+      body: { detail: "The code_verifier does not match.", code: "invalid_code_verifier" },
+    }));
+    await expect(h.client.completeSignIn()).rejects.toMatchObject({
+      code: "invalid_code_verifier",
+    });
+    expect(h.history.replaceState).toHaveBeenCalled();
+    expect(h.fetch).toHaveBeenCalledTimes(1);
+    const body = JSON.parse(String(h.fetch.mock.calls[0]?.[1]?.body));
+    expect(body).toEqual({ sso_code: "handoff-code-123456789012345" });
+  });
+
+  it("reports the API's refusal of the code", async () => {
+    const h = harness({ href: `${SPA}?sso_code=handoff-code-123456789012345` });
+    h.store.set(VERIFIER_KEY, "v".repeat(64));
+    h.route("token/", () => ({
+      status: 400,
+      body: { detail: "The sign-in code is unknown.", code: "invalid_sso_code" },
+    }));
+    await expect(h.client.completeSignIn()).rejects.toMatchObject({
+      code: "invalid_sso_code",
+      userMessage: describeError("invalid_sso_code"),
+    });
+    expect(h.client.user).toBeNull();
+  });
+});
+
+describe("tokens", () => {
+  it("keeps using the access token while it is fresh", async () => {
+    const h = await signedIn();
+    expect(await h.client.getAccessToken()).toBe("access-1");
+    h.advance(200);
+    expect(await h.client.getAccessToken()).toBe("access-1");
+    expect(h.calls).toEqual([]);
+  });
+
+  it("refreshes proactively within the margin, rotating the refresh token", async () => {
+    const h = await signedIn({ margin: 30 });
+    h.route("token/refresh/", tokens(2), tokens(3));
+    h.advance(271); // 29 s left
+    expect(await h.client.getAccessToken()).toBe("access-2");
+    expect(h.calls[0]?.body).toEqual({ refresh: "refresh-1" });
+    expect(h.calls[0]?.init.credentials).toBe("omit");
+    h.advance(271);
+    expect(await h.client.getAccessToken()).toBe("access-3");
+    expect(h.calls[1]?.body).toEqual({ refresh: "refresh-2" });
+  });
+
+  it("shares one refresh between concurrent callers", async () => {
+    const h = await signedIn();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    h.route("token/refresh/", async () => {
+      await gate;
+      return tokens(2);
+    });
+    h.advance(290);
+    const pending = Promise.all([
+      h.client.getAccessToken(),
+      h.client.getAccessToken(),
+      h.client.getAccessToken(),
+    ]);
+    release();
+    expect(await pending).toEqual(["access-2", "access-2", "access-2"]);
+    expect(h.count("token/refresh/")).toBe(1);
+  });
+
+  it("drops the session when the refresh token was reused", async () => {
+    const h = await signedIn();
+    const listener = vi.fn();
+    h.client.subscribe(listener);
+    h.route("token/refresh/", () => ({
+      status: 401,
+      body: { detail: "reused", code: "refresh_token_reused" },
+    }));
+    h.advance(400);
+    await expect(h.client.getAccessToken()).rejects.toMatchObject({
+      code: "refresh_token_reused",
+    });
+    expect(h.client.user).toBeNull();
+    expect(listener).toHaveBeenCalledWith(null);
+    expect(await h.client.getAccessToken()).toBeNull();
+  });
+
+  it("keeps a still-valid token when a proactive refresh hits an outage", async () => {
+    const h = await signedIn();
+    h.route("token/refresh/", () => ({
+      status: 503,
+      body: { detail: "down", code: "cache_unavailable" },
+    }));
+    h.advance(290);
+    expect(await h.client.getAccessToken()).toBe("access-1");
+    expect(h.client.user).toEqual(USER);
+  });
+
+  it("never refreshes on every call when the token lives less than the margin", async () => {
+    const h = await signedIn({ margin: 30, expiresIn: 20 });
+    h.route("token/refresh/", tokens(2, 20));
+    h.advance(5);
+    expect(await h.client.getAccessToken()).toBe("access-1");
+    h.advance(6);
+    expect(await h.client.getAccessToken()).toBe("access-2");
+    expect(h.count("token/refresh/")).toBe(1);
+  });
+});
+
+describe("authorizedFetch", () => {
+  it("adds the bearer token and keeps the caller's headers", async () => {
+    const h = await signedIn();
+    h.route("http://127.0.0.1:8000/api/things/", () => ({ body: [] }));
+    const response = await h.client.authorizedFetch("http://127.0.0.1:8000/api/things/", {
+      headers: { "X-Trace": "1" },
+    });
+    expect(response.status).toBe(200);
+    expect(bearer(h.calls[0])).toBe("Bearer access-1");
+    expect(h.calls[0]?.headers.get("X-Trace")).toBe("1");
+  });
+
+  it("refreshes once on a 401 and retries once", async () => {
+    const h = await signedIn();
+    h.route("me/", () => ({ status: 401, body: { code: "token_not_valid" } }), () => ({ body: USER }));
+    h.route("token/refresh/", tokens(2));
+    const response = await h.client.authorizedFetch(`${API}me/`);
+    expect(response.status).toBe(200);
+    expect(h.calls.map((call) => call.path)).toEqual(["me/", "token/refresh/", "me/"]);
+    expect(bearer(h.calls[0])).toBe("Bearer access-1");
+    expect(bearer(h.calls[2])).toBe("Bearer access-2");
+  });
+
+  it("does not retry a second 401", async () => {
+    const h = await signedIn();
+    h.route("me/", () => ({ status: 401, body: { code: "token_not_valid" } }));
+    h.route("token/refresh/", tokens(2), tokens(3));
+    const response = await h.client.authorizedFetch(`${API}me/`);
+    expect(response.status).toBe(401);
+    expect(h.count("me/")).toBe(2);
+    expect(h.count("token/refresh/")).toBe(1);
+  });
+
+  it("throws the refresh failure instead of retrying", async () => {
+    const h = await signedIn();
+    h.route("me/", () => ({ status: 401, body: { code: "token_not_valid" } }));
+    h.route("token/refresh/", () => ({ status: 401, body: { code: "session_revoked" } }));
+    await expect(h.client.authorizedFetch(`${API}me/`)).rejects.toMatchObject({
+      code: "session_revoked",
+    });
+    expect(h.count("me/")).toBe(1);
+    expect(h.client.user).toBeNull();
+  });
+
+  it("parallel 401s rotate the refresh token only once", async () => {
+    const h = await signedIn();
+    h.route("things/", (_body, init) =>
+      new Headers(init.headers).get("Authorization") === "Bearer access-1"
+        ? { status: 401, body: { code: "token_not_valid" } }
+        : { body: { ok: true } },
+    );
+    h.route("token/refresh/", tokens(2));
+    const [a, b] = await Promise.all([
+      h.client.authorizedFetch(`${API}things/`),
+      h.client.authorizedFetch(`${API}things/`),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(h.count("token/refresh/")).toBe(1);
+  });
+
+  it("refuses when nobody is signed in", async () => {
+    const h = harness();
+    await expect(h.client.authorizedFetch(`${API}me/`)).rejects.toMatchObject({
+      code: "not_authenticated",
+    });
+  });
+});
+
+describe("cookie mode", () => {
+  it("redeems with credentials and the CSRF header, and keeps no refresh token", async () => {
+    const h = harness({ cookieMode: true, href: `${SPA}?sso_code=handoff-code-123456789012345` });
+    h.store.set(VERIFIER_KEY, "v".repeat(64));
+    h.route("token/", () => ({ body: { ...(tokens(1, 300, false).body as object), user: USER } }));
+    await h.client.completeSignIn();
+    expect(h.calls[0]?.init.credentials).toBe("include");
+    expect(h.calls[0]?.headers.get("X-SSO-CSRF")).toBe("1");
+  });
+
+  it("refreshes with an empty body, credentials and the CSRF header", async () => {
+    const h = await signedIn({ cookieMode: true });
+    h.route("token/refresh/", tokens(2, 300, false));
+    h.advance(290);
+    expect(await h.client.getAccessToken()).toBe("access-2");
+    const call = h.calls[0];
+    expect(call?.body).toEqual({});
+    expect(call?.init.credentials).toBe("include");
+    expect(call?.headers.get("X-SSO-CSRF")).toBe("1");
+  });
+
+  it("restores a session from the cookie on page load", async () => {
+    const h = harness({ cookieMode: true });
+    h.route("token/refresh/", tokens(1, 300, false));
+    h.route("me/", () => ({ body: USER }));
+    expect(await h.client.restoreSession()).toEqual(USER);
+    expect(h.calls.map((call) => call.path)).toEqual(["token/refresh/", "me/"]);
+    expect(h.calls[0]?.body).toEqual({});
+    expect(bearer(h.calls[1])).toBe("Bearer access-1");
+    expect(h.calls[1]?.init.credentials).toBe("include");
+    expect(h.client.user).toEqual(USER);
+  });
+
+  it("restoreSession answers null without a session cookie", async () => {
+    const h = harness({ cookieMode: true });
+    h.route("token/refresh/", () => ({
+      status: 401,
+      body: { detail: "no cookie", code: "invalid_refresh_token" },
+    }));
+    expect(await h.client.restoreSession()).toBeNull();
+  });
+
+  it("restoreSession reports an outage", async () => {
+    const h = harness({ cookieMode: true });
+    h.route("token/refresh/", () => ({ status: 503, body: { code: "cache_unavailable" } }));
+    await expect(h.client.restoreSession()).rejects.toMatchObject({ code: "cache_unavailable" });
+  });
+
+  it("restoreSession does nothing in body mode", async () => {
+    const h = harness();
+    expect(await h.client.restoreSession()).toBeNull();
+    expect(h.fetch).not.toHaveBeenCalled();
+  });
+
+  it("signs out with an empty body, credentials and the CSRF header", async () => {
+    const h = await signedIn({ cookieMode: true });
+    h.route("logout/", () => ({ body: { logout_url: null } }));
+    await h.client.signOut();
+    expect(h.calls[0]?.body).toEqual({});
+    expect(h.calls[0]?.init.credentials).toBe("include");
+    expect(h.calls[0]?.headers.get("X-SSO-CSRF")).toBe("1");
+    expect(h.location.assign).not.toHaveBeenCalled();
+  });
+});
+
+describe("signOut", () => {
+  it("revokes the refresh token, forgets the user and follows logout_url", async () => {
+    const h = await signedIn();
+    const listener = vi.fn();
+    h.client.subscribe(listener);
+    const logoutUrl = "https://login.example/oauth2/v2.0/logout?post_logout_redirect_uri=x";
+    h.route("logout/", () => ({ body: { logout_url: logoutUrl } }));
+    await h.client.signOut();
+    expect(h.calls[0]?.body).toEqual({ refresh: "refresh-1" });
+    expect(h.calls[0]?.init.credentials).toBe("omit");
+    expect(h.client.user).toBeNull();
+    expect(listener).toHaveBeenCalledWith(null);
+    expect(await h.client.getAccessToken()).toBeNull();
+    expect(h.location.assign).toHaveBeenCalledWith(logoutUrl);
+  });
+
+  it("stays on the page when the API returns no logout_url", async () => {
+    const h = await signedIn();
+    h.route("logout/", () => ({ body: { logout_url: null } }));
+    await h.client.signOut();
+    expect(h.location.assign).not.toHaveBeenCalled();
+  });
+
+  it("treats an already-revoked session as signed out", async () => {
+    const h = await signedIn();
+    h.route("logout/", () => ({ status: 401, body: { code: "session_revoked" } }));
+    await expect(h.client.signOut()).resolves.toBeUndefined();
+    expect(h.client.user).toBeNull();
+  });
+
+  it("needs no request in body mode when nobody is signed in", async () => {
+    const h = harness();
+    await h.client.signOut();
+    expect(h.fetch).not.toHaveBeenCalled();
+  });
+
+  it("unsubscribed listeners hear nothing", async () => {
+    const h = await signedIn();
+    const listener = vi.fn();
+    const unsubscribe = h.client.subscribe(listener);
+    unsubscribe();
+    h.route("logout/", () => ({ body: { logout_url: null } }));
+    await h.client.signOut();
+    expect(listener).not.toHaveBeenCalled();
+  });
+});
+
+describe("me", () => {
+  it("reads the user and updates the client", async () => {
+    const h = await signedIn();
+    const renamed = { ...USER, first_name: "Augusta" };
+    h.route("me/", () => ({ body: renamed }));
+    expect(await h.client.me()).toEqual(renamed);
+    expect(h.client.user).toEqual(renamed);
+    expect(h.calls[0]?.init.credentials).toBeUndefined();
+  });
+});
+
+describe("describeError", () => {
+  const codes = [
+    "invalid_state",
+    "response_mode_mismatch",
+    "access_denied",
+    "interaction_required",
+    "provider_error",
+    "provider_unavailable",
+    "token_exchange_failed",
+    "invalid_id_token",
+    "tenant_not_allowed",
+    "domain_not_allowed",
+    "email_not_verified",
+    "user_not_found",
+    "user_inactive",
+    "login_refused",
+    "invalid_sso_code",
+    "invalid_code_verifier",
+    "invalid_refresh_token",
+    "refresh_token_reused",
+    "session_revoked",
+    "session_expired",
+    "sso_disabled",
+    "sso_not_configured",
+    "cache_unavailable",
+    "server_error",
+    "invalid_next_url",
+    "code_challenge_required",
+    "invalid_code_challenge",
+    "invalid_request",
+  ];
+  const fallback = describeError("no_such_code");
+
+  it.each(codes)("has its own sentence for %s", (code) => {
+    const sentence = describeError(code);
+    expect(sentence).not.toBe(fallback);
+    expect(sentence).toMatch(/^[A-Z].*\.$/);
+    expect(sentence).not.toContain(code);
+  });
+
+  it("falls back for unknown codes, including Object.prototype names", () => {
+    expect(fallback).toMatch(/^[A-Z].*\.$/);
+    expect(describeError("toString")).toBe(fallback);
+    expect(describeError("")).toBe(fallback);
+  });
+
+  it("says what the user can do for the common cases", () => {
+    expect(describeError("invalid_state")).toMatch(/start signing in again/i);
+    expect(describeError("access_denied")).toMatch(/cancelled/i);
+    expect(describeError("provider_unavailable")).toMatch(/try again/i);
+    expect(describeError("tenant_not_allowed")).toMatch(/organization/i);
+    expect(describeError("invalid_code_verifier")).toMatch(/another browser or tab/i);
+  });
+});

@@ -1,0 +1,653 @@
+/**
+ * "Sign in with Microsoft" for a single-page app, against the `sso_api` Django REST API.
+ *
+ * This module is self-contained and framework-free: copy this one file into any SPA
+ * (React, Vue, Svelte, plain TypeScript). It needs a browser with `fetch`, `crypto.subtle`
+ * and `sessionStorage`, all of which can be replaced through {@link SsoClientOptions}.
+ *
+ * Where the secrets live:
+ * - The access token lives in memory only (a field of {@link SsoClient}); it is never
+ *   written to localStorage, sessionStorage or a cookie, so a script injected later cannot
+ *   read it from storage, and it dies with the page.
+ * - Body mode (the default): the refresh token is kept in memory too. A page reload
+ *   therefore signs the user out. Turn on `cookieMode` (with the API's
+ *   `MICROSOFT_SSO_REFRESH_COOKIE = True`) to keep the session across reloads: the refresh
+ *   token then travels only as an HttpOnly cookie that this code never sees.
+ * - The PKCE verifier sits in sessionStorage between {@link SsoClient.signIn} and
+ *   {@link SsoClient.completeSignIn}: it must survive the round trip through Microsoft, and
+ *   sessionStorage is per tab, so two tabs signing in at once never overwrite each other's.
+ *
+ * @packageDocumentation
+ */
+
+/** The signed-in user, as the API's `/token/` and `/me/` describe it. */
+export interface SsoUser {
+  id: string;
+  username: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  tenant_id: string | null;
+  object_id: string | null;
+}
+
+/** The token pair the API hands out (`refresh` is absent in cookie mode). */
+interface TokenAnswer {
+  access: string;
+  refresh?: string;
+  expires_in: number;
+}
+
+/** Every failure this module reports: a stable `code` and a sentence for people. */
+export class SsoError extends Error {
+  /** Stable snake_case code: the API's `code`, `sso_error`, or one of this module's own. */
+  readonly code: string;
+  /** A plain-English sentence to show the user ({@link describeError} of the code). */
+  readonly userMessage: string;
+  /** HTTP status of the API answer that failed, when there was one. */
+  readonly status: number | undefined;
+  /** The API's own `detail` (or `sso_error_description`), for logs. */
+  readonly detail: string | undefined;
+
+  constructor(code: string, options: { status?: number; detail?: string; cause?: unknown } = {}) {
+    const userMessage = describeError(code);
+    super(userMessage, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SsoError";
+    this.code = code;
+    this.userMessage = userMessage;
+    this.status = options.status;
+    this.detail = options.detail;
+  }
+}
+
+/** The parts of `window.location` this module uses. */
+export interface SsoLocation {
+  readonly href: string;
+  assign(url: string): void;
+}
+
+/** The parts of `window.history` this module uses (`state` is kept when present). */
+export interface SsoHistory {
+  readonly state?: unknown;
+  replaceState(data: unknown, unused: string, url?: string | URL | null): void;
+}
+
+/** The parts of `Storage` this module uses. */
+export type SsoStorage = Pick<Storage, "getItem" | "setItem" | "removeItem">;
+
+/** Options of {@link SsoClient}. Only `apiBase` is required in a browser. */
+export interface SsoClientOptions {
+  /** Where `sso_api` is mounted, e.g. `https://api.example.com/api/sso/`. */
+  apiBase: string;
+  /**
+   * Keep the refresh token in the API's HttpOnly cookie instead of in memory, so a session
+   * survives a page reload. Every API request is then sent with `credentials: "include"`
+   * and an `X-SSO-CSRF: 1` header. Default `false`.
+   */
+  cookieMode?: boolean;
+  /** Refresh the access token when it expires within this many seconds. Default 30. */
+  refreshMarginSeconds?: number;
+  /** Default: the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Where the PKCE verifier waits during the round trip. Default: `sessionStorage`. */
+  storage?: SsoStorage;
+  /** Default: `window.location`. */
+  location?: SsoLocation;
+  /** Default: `window.history`. */
+  history?: SsoHistory;
+  /** Milliseconds since the epoch. Default: `Date.now`. */
+  now?: () => number;
+}
+
+/** Options of {@link SsoClient.signIn}. */
+export interface SignInOptions {
+  /** Absolute URL of the page to come back to. Default: the current page. */
+  returnTo?: string;
+  /** Microsoft's `prompt`: `"login"`, `"select_account"`, `"consent"`, `"none"`, `"create"`. */
+  prompt?: string;
+  /** Pre-fills the account at Microsoft. */
+  loginHint?: string;
+}
+
+/** Listener of {@link SsoClient.subscribe}. */
+export type SsoListener = (user: SsoUser | null) => void;
+
+const VERIFIER_KEY = "sso-client:pkce-verifier";
+/** Query parameters the API adds to the `next` URL; removed from the address bar. */
+const CALLBACK_PARAMS = ["sso_code", "sso_error", "sso_error_description"] as const;
+/** Codes that mean "there is no session any more" (as opposed to "try again later"). */
+const SESSION_GONE = new Set([
+  "invalid_refresh_token",
+  "refresh_token_reused",
+  "session_revoked",
+  "session_expired",
+  "token_not_valid",
+  "not_authenticated",
+]);
+/** 48 random bytes give a 64-character verifier (RFC 7636 allows 43 to 128). */
+const VERIFIER_BYTES = 48;
+
+interface Session {
+  access: string;
+  /** When the access token stops working (ms). */
+  expiresAt: number;
+  /** When to refresh it proactively (ms). */
+  refreshAt: number;
+  /** Body mode only: the current refresh token. */
+  refresh: string | null;
+}
+
+/**
+ * Signs a user in with Microsoft through `sso_api` and keeps their tokens fresh.
+ *
+ * Typical page load: `await client.completeSignIn() ?? await client.restoreSession()`;
+ * then {@link SsoClient.authorizedFetch} for API calls. One instance per page.
+ */
+export class SsoClient {
+  private readonly apiBase: string;
+  private readonly cookieMode: boolean;
+  private readonly marginMs: number;
+  private readonly options: SsoClientOptions;
+  private readonly now: () => number;
+
+  private session: Session | null = null;
+  private currentUser: SsoUser | null = null;
+  private readonly listeners = new Set<SsoListener>();
+  /** The one refresh in flight, shared by every caller that needs a new access token. */
+  private refreshing: Promise<Session> | null = null;
+  /** Bumped on sign-out, so a refresh that was in flight cannot resurrect the session. */
+  private generation = 0;
+
+  constructor(options: SsoClientOptions) {
+    if (!options.apiBase) {
+      throw new SsoError("client_misconfigured", { detail: "apiBase is required" });
+    }
+    this.options = options;
+    this.apiBase = options.apiBase.endsWith("/") ? options.apiBase : `${options.apiBase}/`;
+    this.cookieMode = options.cookieMode ?? false;
+    this.marginMs = Math.max(0, options.refreshMarginSeconds ?? 30) * 1000;
+    this.now = options.now ?? (() => Date.now());
+  }
+
+  /** The signed-in user, or `null`. */
+  get user(): SsoUser | null {
+    return this.currentUser;
+  }
+
+  /**
+   * Calls `listener` whenever the user signs in, changes or signs out (also when a refresh
+   * finds the session revoked). Returns a function that unsubscribes.
+   */
+  subscribe(listener: SsoListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Starts a sign-in: makes a PKCE pair, keeps the verifier in sessionStorage, asks the API
+   * for Microsoft's authorization URL and navigates there. The promise settles just before
+   * the page unloads; it rejects with an {@link SsoError} if the API refuses.
+   */
+  async signIn(options: SignInOptions = {}): Promise<void> {
+    const storage = this.storage();
+    const verifier = createCodeVerifier();
+    const challenge = await codeChallengeS256(verifier);
+    storage.setItem(VERIFIER_KEY, verifier);
+    const body: Record<string, string> = {
+      next: options.returnTo ?? withoutCallbackParams(this.location().href).href,
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+    };
+    if (options.prompt) body.prompt = options.prompt;
+    if (options.loginHint) body.login_hint = options.loginHint;
+    let answer: unknown;
+    try {
+      answer = await this.post("start/", body);
+    } catch (error) {
+      storage.removeItem(VERIFIER_KEY);
+      throw error;
+    }
+    const url = isRecord(answer) ? answer.authorization_url : undefined;
+    if (typeof url !== "string" || !/^https?:\/\//i.test(url)) {
+      storage.removeItem(VERIFIER_KEY);
+      throw new SsoError("invalid_response", { detail: "start/ returned no authorization_url" });
+    }
+    this.location().assign(url);
+  }
+
+  /**
+   * Finishes a sign-in on the page Microsoft (via the API) sent the browser back to.
+   *
+   * Reads `sso_code` or `sso_error` from the current URL and removes them from the address
+   * bar at once (other query parameters and the hash stay), before any network call, so the
+   * one-time code never lingers in history, bookmarks or a Referer. Then trades the code and
+   * the stored PKCE verifier for tokens.
+   *
+   * @returns the user, or `null` when the URL carries neither parameter.
+   * @throws SsoError for `sso_error`, a missing verifier, or a refused code.
+   */
+  async completeSignIn(): Promise<SsoUser | null> {
+    const url = new URL(this.location().href);
+    const code = url.searchParams.get("sso_code");
+    const error = url.searchParams.get("sso_error");
+    if (code === null && error === null) return null;
+
+    const history = this.history();
+    const clean = withoutCallbackParams(url.href);
+    history.replaceState(history.state ?? null, "", clean.pathname + clean.search + clean.hash);
+
+    const storage = this.storage();
+    const verifier = storage.getItem(VERIFIER_KEY);
+    storage.removeItem(VERIFIER_KEY);
+
+    if (error !== null) {
+      const description = url.searchParams.get("sso_error_description") ?? undefined;
+      throw new SsoError(safeCode(error), description === undefined ? {} : { detail: description });
+    }
+    if (!code) {
+      throw new SsoError("invalid_sso_code", { detail: "empty sso_code" });
+    }
+    // Without a verifier this tab did not start the sign-in (a copied or planted link). The
+    // code is still sent, without a verifier: the API burns it and refuses, so the link is
+    // dead for everyone, including whoever it was copied from.
+    const generation = this.generation;
+    const answer = await this.post(
+      "token/",
+      verifier ? { sso_code: code, code_verifier: verifier } : { sso_code: code },
+    );
+    const session = this.toSession(answer);
+    const user = toUser(isRecord(answer) ? answer.user : undefined);
+    if (generation !== this.generation) return null;
+    this.session = session;
+    this.setUser(user);
+    return user;
+  }
+
+  /**
+   * Cookie mode: resumes the session kept in the API's refresh cookie (call on page load).
+   * Body mode: there is nothing to resume after a reload; returns the current user.
+   *
+   * @returns the user, or `null` when there is no session.
+   * @throws SsoError when the API cannot be reached or is misconfigured.
+   */
+  async restoreSession(): Promise<SsoUser | null> {
+    if (!this.cookieMode) return this.currentUser;
+    try {
+      await this.refresh(true);
+      return await this.me();
+    } catch (error) {
+      if (error instanceof SsoError && isSessionGone(error)) {
+        this.clear();
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * A valid access token, refreshed first when it expires within `refreshMarginSeconds`.
+   * Concurrent callers share one refresh. Resolves `null` when nobody is signed in.
+   *
+   * @throws SsoError when a needed refresh fails (the session is dropped if it is gone).
+   */
+  async getAccessToken(): Promise<string | null> {
+    const session = this.session;
+    if (!session) return null;
+    if (this.now() < session.refreshAt) return session.access;
+    try {
+      return (await this.refresh(false)).access;
+    } catch (error) {
+      // A passing outage should not cost a token that still works.
+      const current = this.session;
+      if (current && !isSessionGone(error) && this.now() < current.expiresAt) return current.access;
+      throw error;
+    }
+  }
+
+  /**
+   * `fetch` with `Authorization: Bearer <access>`. On a 401 it refreshes once and retries
+   * once; a second 401 is returned as is. Pass bodies that can be sent twice (strings,
+   * FormData, Blobs), not streams.
+   *
+   * @throws SsoError `not_authenticated` when nobody is signed in, or a refresh failure.
+   */
+  async authorizedFetch(input: string, init: RequestInit = {}): Promise<Response> {
+    const token = await this.getAccessToken();
+    if (token === null) throw new SsoError("not_authenticated");
+    const response = await this.send(input, init, token);
+    if (response.status !== 401) return response;
+
+    // Another caller may already have replaced the token this request used.
+    let retryToken = this.session && this.session.access !== token ? this.session.access : null;
+    if (retryToken === null) {
+      if (!this.session) return response;
+      retryToken = (await this.refresh(false)).access;
+    }
+    return this.send(input, init, retryToken);
+  }
+
+  /** Reads the signed-in user from `/me/` (and updates {@link SsoClient.user}). */
+  async me(): Promise<SsoUser> {
+    const init: RequestInit = { headers: { Accept: "application/json" } };
+    if (this.cookieMode) init.credentials = "include";
+    const response = await this.authorizedFetch(`${this.apiBase}me/`, init);
+    const body = await readJson(response);
+    if (!response.ok) {
+      const error = errorFrom(response.status, body);
+      if (isSessionGone(error)) this.clear();
+      throw error;
+    }
+    const user = toUser(body);
+    this.setUser(user);
+    return user;
+  }
+
+  /**
+   * Signs out: forgets the tokens and the user at once, asks the API to revoke the session,
+   * and follows Microsoft's end-session URL when the API returns one (single sign-out).
+   *
+   * @throws SsoError when the API cannot revoke the session for a reason other than it being
+   *   gone already; the local sign-out has happened anyway.
+   */
+  async signOut(): Promise<void> {
+    // Let a refresh in flight settle so the token sent below is the current one.
+    if (this.refreshing) await this.refreshing.catch(() => undefined);
+    const refresh = this.session?.refresh ?? null;
+    this.clear();
+    // Body mode without a refresh token has nothing to revoke. Cookie mode always asks:
+    // only the API can clear its HttpOnly cookie.
+    if (!this.cookieMode && refresh === null) return;
+
+    let answer: unknown;
+    try {
+      answer = await this.post("logout/", this.cookieMode ? {} : { refresh });
+    } catch (error) {
+      if (error instanceof SsoError && isSessionGone(error)) return;
+      throw error;
+    }
+    const logoutUrl = isRecord(answer) ? answer.logout_url : null;
+    if (typeof logoutUrl === "string" && /^https?:\/\//i.test(logoutUrl)) {
+      this.location().assign(logoutUrl);
+    }
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  /** Rotates the tokens; every concurrent caller gets the same promise. */
+  private refresh(force: boolean): Promise<Session> {
+    if (this.refreshing) return this.refreshing;
+    const generation = this.generation;
+    const refreshToken = this.session?.refresh ?? null;
+    const run = async (): Promise<Session> => {
+      try {
+        if (!force && !this.session) throw new SsoError("not_authenticated");
+        if (!this.cookieMode && refreshToken === null) {
+          throw new SsoError("session_expired", { detail: "no refresh token in memory" });
+        }
+        const body = this.cookieMode ? {} : { refresh: refreshToken };
+        const session = this.toSession(await this.post("token/refresh/", body));
+        if (generation !== this.generation) throw new SsoError("session_revoked");
+        this.session = session;
+        return session;
+      } catch (error) {
+        if (generation === this.generation && isSessionGone(error)) this.clear();
+        throw error;
+      }
+    };
+    const promise = run().finally(() => {
+      if (this.refreshing === promise) this.refreshing = null;
+    });
+    this.refreshing = promise;
+    return promise;
+  }
+
+  private toSession(answer: unknown): Session {
+    if (!isRecord(answer) || typeof answer.access !== "string" || !answer.access) {
+      throw new SsoError("invalid_response", { detail: "no access token in the answer" });
+    }
+    const tokens = answer as unknown as TokenAnswer;
+    const lifetimeMs = Math.max(0, Number(tokens.expires_in) || 0) * 1000;
+    const now = this.now();
+    // Refresh `margin` before expiry, but never before half the lifetime has passed: a
+    // token that lives less than the margin would otherwise be refreshed on every call.
+    const refreshIn = Math.max(lifetimeMs - this.marginMs, lifetimeMs / 2);
+    const keepRefresh = !this.cookieMode && typeof tokens.refresh === "string";
+    return {
+      access: tokens.access,
+      expiresAt: now + lifetimeMs,
+      refreshAt: now + refreshIn,
+      refresh: keepRefresh ? (tokens.refresh ?? null) : (this.session?.refresh ?? null),
+    };
+  }
+
+  private clear(): void {
+    this.generation += 1;
+    this.session = null;
+    this.refreshing = null;
+    this.setUser(null);
+  }
+
+  private setUser(user: SsoUser | null): void {
+    const same = JSON.stringify(user) === JSON.stringify(this.currentUser);
+    this.currentUser = user;
+    if (same) return;
+    for (const listener of [...this.listeners]) listener(user);
+  }
+
+  private send(input: string, init: RequestInit, token: string): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set("Authorization", `Bearer ${token}`);
+    return this.fetch(input, { ...init, headers });
+  }
+
+  /** POSTs JSON to the API; resolves the parsed body or rejects with an SsoError. */
+  private async post(path: string, body: unknown): Promise<unknown> {
+    const headers: Record<string, string> = {
+      "Content-Type": "application/json",
+      Accept: "application/json",
+    };
+    if (this.cookieMode) headers["X-SSO-CSRF"] = "1";
+    const response = await this.fetch(`${this.apiBase}${path}`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+      credentials: this.cookieMode ? "include" : "omit",
+      cache: "no-store",
+    });
+    const answer = await readJson(response);
+    if (!response.ok) throw errorFrom(response.status, answer);
+    return answer;
+  }
+
+  private async fetch(input: string, init: RequestInit): Promise<Response> {
+    const impl = this.options.fetch ?? globalThis.fetch;
+    if (typeof impl !== "function") {
+      throw new SsoError("client_misconfigured", { detail: "no fetch available" });
+    }
+    try {
+      // Called unbound-safe: the browser's fetch must not be invoked with another `this`.
+      return await impl.call(globalThis, input, init);
+    } catch (error) {
+      if (error instanceof SsoError) throw error;
+      throw new SsoError("network_error", { detail: String(error), cause: error });
+    }
+  }
+
+  private storage(): SsoStorage {
+    return this.required(this.options.storage ?? globalThis.sessionStorage, "sessionStorage");
+  }
+
+  private location(): SsoLocation {
+    return this.required(this.options.location ?? globalThis.location, "location");
+  }
+
+  private history(): SsoHistory {
+    return this.required(this.options.history ?? globalThis.history, "history");
+  }
+
+  private required<T>(value: T | undefined, name: string): T {
+    if (value === undefined || value === null) {
+      throw new SsoError("client_misconfigured", { detail: `no ${name}: pass it in the options` });
+    }
+    return value;
+  }
+}
+
+// --- PKCE (RFC 7636) -----------------------------------------------------------------------
+
+/** A fresh PKCE code verifier: base64url of 48 random bytes (64 characters). */
+export function createCodeVerifier(): string {
+  const bytes = new Uint8Array(VERIFIER_BYTES);
+  globalThis.crypto.getRandomValues(bytes);
+  return base64Url(bytes);
+}
+
+/** The S256 code challenge of a verifier: base64url(SHA-256(verifier)), no padding. */
+export async function codeChallengeS256(verifier: string): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(verifier),
+  );
+  return base64Url(new Uint8Array(digest));
+}
+
+function base64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// --- Error sentences -----------------------------------------------------------------------
+
+const MESSAGES: Record<string, string> = {
+  invalid_state:
+    "This sign-in link has expired or was already used. Please start signing in again.",
+  response_mode_mismatch:
+    "Microsoft's answer came back in an unexpected way. Please start signing in again.",
+  access_denied: "Sign-in was cancelled at Microsoft, or access was not granted.",
+  interaction_required:
+    "Microsoft needs you to sign in again yourself. Please use the sign-in button.",
+  provider_error: "Microsoft could not complete the sign-in. Please try again.",
+  provider_unavailable:
+    "Microsoft's sign-in service could not be reached. Please try again in a moment.",
+  token_exchange_failed: "Microsoft did not accept the sign-in. Please start again.",
+  invalid_id_token: "Microsoft's answer could not be verified. Please start signing in again.",
+  tenant_not_allowed: "Accounts from your organization are not allowed to sign in here.",
+  domain_not_allowed: "Accounts with your email domain are not allowed to sign in here.",
+  email_not_verified:
+    "Microsoft has not verified the email address of this account, so it cannot sign in here.",
+  user_not_found: "There is no account for you here yet. Ask an administrator for access.",
+  user_inactive: "Your account here is disabled. Contact an administrator.",
+  login_refused: "This account is not allowed to sign in here.",
+  invalid_sso_code:
+    "This sign-in link has expired or was already used. Please start signing in again.",
+  invalid_code_verifier:
+    "Sign-in was started in another browser or tab. Please start again from this page.",
+  invalid_refresh_token: "Your session is no longer valid. Please sign in again.",
+  refresh_token_reused:
+    "For your safety, your session was ended because it was used from two places. Please sign in again.",
+  session_revoked: "You have been signed out. Please sign in again.",
+  session_expired: "Your session has expired. Please sign in again.",
+  sso_disabled: "Sign-in with Microsoft is turned off on this site.",
+  sso_not_configured: "Sign-in with Microsoft is not set up on this site yet.",
+  cache_unavailable: "The sign-in service is temporarily unavailable. Please try again shortly.",
+  server_error: "Something went wrong on the server. Please try again.",
+  invalid_next_url: "This page is not allowed as a sign-in return address. Contact the site owner.",
+  code_challenge_required:
+    "The sign-in request was incomplete (no PKCE challenge). Please reload the page and try again.",
+  invalid_code_challenge:
+    "The sign-in request was malformed (bad PKCE challenge). Please reload the page and try again.",
+  invalid_request: "The sign-in request was not understood. Please reload the page and try again.",
+  // This module's own codes and the API's authentication errors.
+  token_not_valid: "Your session has expired. Please sign in again.",
+  not_authenticated: "You are not signed in.",
+  network_error:
+    "The sign-in service could not be reached. Check your connection and try again.",
+  invalid_response: "The sign-in service gave an unexpected answer. Please try again.",
+  client_misconfigured: "This page is not set up correctly for signing in.",
+};
+
+const FALLBACK_MESSAGE = "Sign-in failed for an unexpected reason. Please try again.";
+
+/** A plain-English sentence for an error code; a generic sentence for unknown codes. */
+export function describeError(code: string): string {
+  return Object.prototype.hasOwnProperty.call(MESSAGES, code)
+    ? (MESSAGES[code] ?? FALLBACK_MESSAGE)
+    : FALLBACK_MESSAGE;
+}
+
+// --- helpers -------------------------------------------------------------------------------
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isSessionGone(error: unknown): boolean {
+  return error instanceof SsoError && SESSION_GONE.has(error.code);
+}
+
+/** The code as given if it looks like one (it comes from the URL), else `unknown_error`. */
+function safeCode(code: string): string {
+  return /^[a-z0-9_]{1,64}$/.test(code) ? code : "unknown_error";
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text().catch(() => "");
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+function errorFrom(status: number, body: unknown): SsoError {
+  const given = isRecord(body) && typeof body.code === "string" ? safeCode(body.code) : null;
+  const code =
+    given ?? (status === 401 ? "not_authenticated" : status >= 500 ? "server_error" : "invalid_response");
+  const detail = isRecord(body) && typeof body.detail === "string" ? body.detail : undefined;
+  return new SsoError(code, detail === undefined ? { status } : { status, detail });
+}
+
+function toUser(value: unknown): SsoUser {
+  if (!isRecord(value) || value.id === undefined || value.id === null) {
+    throw new SsoError("invalid_response", { detail: "no user in the answer" });
+  }
+  const text = (field: unknown): string => (typeof field === "string" ? field : "");
+  const maybe = (field: unknown): string | null => (typeof field === "string" ? field : null);
+  return {
+    id: String(value.id),
+    username: text(value.username),
+    email: text(value.email),
+    first_name: text(value.first_name),
+    last_name: text(value.last_name),
+    tenant_id: maybe(value.tenant_id),
+    object_id: maybe(value.object_id),
+  };
+}
+
+/**
+ * `href` without the parameters the API adds on return, keeping every other query
+ * parameter exactly as written (no re-encoding) and the hash.
+ */
+function withoutCallbackParams(href: string): URL {
+  const url = new URL(href);
+  const kept = url.search
+    .slice(1)
+    .split("&")
+    .filter((pair) => {
+      if (!pair) return false;
+      const rawKey = pair.split("=", 1)[0] ?? "";
+      let key = rawKey;
+      try {
+        key = decodeURIComponent(rawKey.replace(/\+/g, " "));
+      } catch {
+        // Not valid percent-encoding: keep the pair untouched.
+      }
+      return !(CALLBACK_PARAMS as readonly string[]).includes(key);
+    });
+  url.search = kept.length ? `?${kept.join("&")}` : "";
+  return url;
+}

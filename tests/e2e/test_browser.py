@@ -1,0 +1,201 @@
+"""Sign-in in a real browser, across origins, in both response modes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.e2e.conftest import ACCESS_TOKEN_SECONDS, Demo, screenshot
+
+CONTOSO_MEMBER = "ada@contoso.example"
+SECOND_CONTOSO_MEMBER = "grace@contoso.example"
+FABRIKAM_MEMBER = "alan@fabrikam.example"  # Fabrikam is not an allowed tenant in the demo
+
+
+def open_sign_in_page(page: Page, demo: Demo) -> None:
+    page.goto(demo.spa + "/")
+    page.get_by_test_id("sign-in").click()
+    page.wait_for_url(demo.platform["base_url"] + "/**")
+
+
+def pick_account(page: Page, demo: Demo, email: str) -> None:
+    object_id = demo.user(email)["object_id"]
+    page.click(f'[data-object-id="{object_id}"]')
+    page.wait_for_url(demo.spa + "/**")
+
+
+def sign_in(page: Page, demo: Demo, email: str) -> None:
+    open_sign_in_page(page, demo)
+    pick_account(page, demo, email)
+
+
+def history_urls(page: Page) -> list[str]:
+    session = page.context.new_cdp_session(page)
+    entries = session.send("Page.getNavigationHistory")["entries"]
+    return [str(entry["url"]) for entry in entries]
+
+
+def expect_signed_in_as(page: Page, name: str) -> None:
+    expect(page.get_by_test_id("user-name")).to_have_text(name)
+
+
+def expect_error(page: Page, code: str) -> None:
+    expect(page.get_by_test_id("error-code")).to_have_text(code)
+    expect(page.get_by_test_id("error")).to_be_visible()
+
+
+def refresh_cookie(context: BrowserContext) -> str:
+    return next(cookie["value"] for cookie in context.cookies() if cookie["name"] == "sso_refresh")
+
+
+@pytest.mark.parametrize("mode", ["form_post", "query"])
+def test_sign_in_lands_on_the_spa_with_the_user_and_no_code_in_the_url_or_history(
+    page: Page, request: pytest.FixtureRequest, mode: str
+) -> None:
+    demo: Demo = request.getfixturevalue("demo" if mode == "form_post" else "query_demo")
+    page.goto(demo.spa + "/")
+    if mode == "form_post":
+        screenshot(page, "spa-signed-out")
+    page.get_by_test_id("sign-in").click()
+    page.wait_for_url(demo.platform["base_url"] + "/**")
+    if mode == "form_post":
+        screenshot(page, "identity-platform-pick-account")
+    pick_account(page, demo, CONTOSO_MEMBER)
+
+    expect_signed_in_as(page, "Ada Lovelace")
+    assert "sso_code" not in page.url
+    assert not [url for url in history_urls(page) if "sso_code" in url or "code=" in url]
+    if mode == "form_post":
+        screenshot(page, "spa-signed-in")
+    assert demo.count("auth_user") == 1
+
+
+def test_a_reload_keeps_the_session_without_exposing_the_refresh_token(
+    page: Page, demo: Demo
+) -> None:
+    sign_in(page, demo, CONTOSO_MEMBER)
+    expect_signed_in_as(page, "Ada Lovelace")
+
+    page.reload()
+
+    expect_signed_in_as(page, "Ada Lovelace")
+    assert page.evaluate("document.cookie") == ""  # HttpOnly: invisible to scripts
+    storage = page.evaluate("JSON.stringify([localStorage, sessionStorage])")
+    assert "eyJ" not in storage
+
+
+def test_an_expired_access_token_is_refreshed_without_the_user_noticing(
+    page: Page, demo: Demo
+) -> None:
+    sign_in(page, demo, CONTOSO_MEMBER)
+    expect_signed_in_as(page, "Ada Lovelace")
+    page.wait_for_timeout(ACCESS_TOKEN_SECONDS * 1000 + 500)
+
+    with page.expect_response(re.compile(r".*/token/refresh/$")) as refreshed:
+        page.get_by_test_id("call-me").click()
+
+    assert refreshed.value.status == 200
+    expect(page.get_by_test_id("me-result")).to_contain_text(CONTOSO_MEMBER)
+    expect(page.get_by_test_id("error")).to_have_count(0)
+
+
+def test_sign_out_ends_the_session_and_the_old_refresh_token_fails(
+    page: Page, context: BrowserContext, demo: Demo
+) -> None:
+    sign_in(page, demo, CONTOSO_MEMBER)
+    expect_signed_in_as(page, "Ada Lovelace")
+    old_refresh = refresh_cookie(context)
+
+    page.get_by_test_id("sign-out").click()
+    page.wait_for_url(demo.spa + "/**")
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+
+    replay = context.request.post(
+        demo.api + "/api/sso/token/refresh/",
+        data={"refresh": old_refresh},
+        headers={"Content-Type": "application/json"},
+    )
+    assert replay.status == 401
+    assert replay.json()["code"] == "session_revoked"
+    page.reload()
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("action", "code"),
+    [
+        ("cancel", "access_denied"),
+        ("refused-tenant", "tenant_not_allowed"),
+        ("expired", "invalid_state"),
+    ],
+)
+def test_failed_sign_ins_explain_themselves_and_leave_nothing_behind(
+    page: Page, demo: Demo, action: str, code: str
+) -> None:
+    open_sign_in_page(page, demo)
+    if action == "cancel":
+        page.click("#cancel")
+        page.wait_for_url(demo.spa + "/**")
+    elif action == "refused-tenant":
+        pick_account(page, demo, FABRIKAM_MEMBER)
+    else:
+        demo.expire_all_flows()
+        pick_account(page, demo, CONTOSO_MEMBER)
+
+    expect_error(page, code)
+    assert "sso_error" not in page.url
+    if action == "refused-tenant":
+        screenshot(page, "spa-error")
+    assert demo.count("auth_user") == 0
+    assert demo.count("sso_api_refreshsession") == 0
+
+
+def test_two_tabs_signing_in_at_once_both_succeed_as_themselves(
+    context: BrowserContext, demo: Demo
+) -> None:
+    first, second = context.new_page(), context.new_page()
+    open_sign_in_page(first, demo)
+    open_sign_in_page(second, demo)
+
+    pick_account(second, demo, SECOND_CONTOSO_MEMBER)
+    pick_account(first, demo, CONTOSO_MEMBER)
+
+    expect_signed_in_as(first, "Ada Lovelace")
+    expect_signed_in_as(second, "Grace Hopper")
+    assert demo.count("sso_api_refreshsession") == 2
+
+
+def test_a_callback_url_copied_into_another_browser_yields_no_session_in_either(
+    chromium: Any, context: BrowserContext, page: Page, demo: Demo
+) -> None:
+    captured: list[str] = []
+    callback = demo.api + "/api/sso/callback/"
+
+    def hold_back(route: Any) -> None:
+        # The callback runs for real; the browser just never follows its redirect.
+        answer = route.fetch(max_redirects=0)
+        captured.append(answer.headers["location"])
+        route.abort()
+
+    page.route(callback, hold_back)
+    open_sign_in_page(page, demo)
+    page.click(f'[data-object-id="{demo.user(CONTOSO_MEMBER)["object_id"]}"]')
+    page.wait_for_timeout(1500)
+    assert captured
+    assert "sso_code=" in captured[0]
+
+    other = chromium.new_context(ignore_https_errors=True)
+    try:
+        thief = other.new_page()
+        thief.goto(captured[0])
+        expect_error(thief, "invalid_code_verifier")
+    finally:
+        other.close()
+
+    page.unroute(callback)
+    page.goto(captured[0])
+    expect_error(page, "invalid_sso_code")
+    assert demo.count("sso_api_refreshsession") == 0
