@@ -106,6 +106,11 @@ def main() -> int:
         help="how long before expiry the SPA refreshes its access token",
     )
     parser.add_argument("--response-mode", choices=("form_post", "query"), default="form_post")
+    parser.add_argument(
+        "--consent",
+        action="store_true",
+        help="the fake identity platform asks for consent after the account is picked",
+    )
     arguments = parser.parse_args()
 
     state_dir: Path = arguments.state_dir.resolve()
@@ -155,6 +160,7 @@ def main() -> int:
             front_channel_logout_url=f"{api_origin}/api/sso/logout/frontchannel/",
         )
         add_demo_directory(platform)
+        platform.faults.require_consent = arguments.consent
         platform.start()
         document = state_document(platform, "demo-client")
         allowed = next(t for t in document["tenants"] if t["name"] == "Contoso")  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ sso.E005   an ``MICROSOFT_SSO_ALLOWED_REDIRECT_URLS`` entry is not an absolute U
 sso.E006   ``MICROSOFT_SSO_REFRESH_COOKIE_SAMESITE`` is not Strict, Lax or None
 sso.W002   sign-in is enabled but the application id, secret or tenant is missing
 sso.W003   ``MICROSOFT_SSO_ALLOWABLE_DOMAINS`` is empty, so nobody can sign in
+sso.W004   like W001, in query mode: flows and sso_codes live in the cache in both modes
 =========  ===========================================================================
 
 Settings given as callables (resolved per request) are not type-checked here.
@@ -56,10 +57,9 @@ def check_callback_cache(
                 id="sso.E002",
             )
         )
-    if _configured("REQUIRE_SECURE_CALLBACK") is not True:
-        return messages
+    secure_callback = _configured("REQUIRE_SECURE_CALLBACK") is True
     # is_overridden is public Django API that the type stubs do not declare.
-    if not cast(Any, settings).is_overridden("CACHES"):
+    if secure_callback and not cast(Any, settings).is_overridden("CACHES"):
         messages.append(
             Error(
                 "MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK is on but CACHES is not configured.",
@@ -72,19 +72,25 @@ def check_callback_cache(
         )
         return messages
     backend = caches.get(cache_name, {}).get("BACKEND", "") if isinstance(cache_name, str) else ""
-    if backend in _PER_PROCESS_CACHES:
-        messages.append(
-            Warning(
-                f"Secure callback flows are kept in {backend.rsplit('.', 1)[-1]}, which is "
-                "private to one process.",
-                hint=(
-                    "With several workers the callback can reach a process that never saw the "
-                    "flow (error invalid_state). Use Redis or the database cache, or add "
-                    "'sso.W001' to SILENCED_SYSTEM_CHECKS if you run a single process."
-                ),
-                id="sso.W001",
-            )
+    if backend not in _PER_PROCESS_CACHES:
+        return messages
+    check_id = "sso.W001" if secure_callback else "sso.W004"
+    if backend.endswith("DummyCache"):
+        hint = "DummyCache stores nothing, so no sign-in can complete. Use a real cache."
+    else:
+        hint = (
+            "With several workers the callback can reach a process that never saw the flow "
+            "(error invalid_state). Use Redis or the database cache, or add "
+            f"'{check_id}' to SILENCED_SYSTEM_CHECKS if you run a single process."
         )
+    kept = "Secure callback flows are" if secure_callback else "Sign-in flows and sso_codes are"
+    messages.append(
+        Warning(
+            f"{kept} kept in {backend.rsplit('.', 1)[-1]}, which is private to one process.",
+            hint=hint,
+            id=check_id,
+        )
+    )
     return messages
 
 
@@ -158,7 +164,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
                 Warning(
                     "Sign in with Microsoft is enabled but "
                     + ", ".join(PREFIX + name for name in missing)
-                    + " is not set; the endpoints answer 503 sso_not_configured.",
+                    + " is not set; /start/ answers 503 sso_not_configured.",
                     hint="Copy them from the app registration's Overview page in Entra.",
                     id="sso.W002",
                 )

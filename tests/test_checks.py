@@ -71,8 +71,17 @@ def test_w001_looks_at_the_callback_cache_not_the_default() -> None:
     )
 
 
-def test_no_cache_checks_in_query_mode() -> None:
-    assert not check_ids(CACHES=LOCMEM) & {"sso.E001", "sso.W001"}
+def test_w004_query_mode_on_a_per_process_cache() -> None:
+    # Flows and sso_codes live in the cache in query mode too, so the same risk applies.
+    ids = check_ids(CACHES=LOCMEM)
+    assert "sso.W004" in ids
+    assert not ids & {"sso.E001", "sso.W001"}
+
+
+def test_dummy_cache_is_explained_as_storing_nothing() -> None:
+    with override_settings(CACHES=DUMMY):
+        (message,) = [m for m in run_checks() if m.id == "sso.W004"]
+    assert "stores nothing" in (message.hint or "")
 
 
 def test_e002_callback_cache_name_must_exist() -> None:

@@ -82,7 +82,7 @@ class Demo:
                 connection.execute(f"DELETE FROM {table}")  # noqa: S608
 
 
-def _start_demo(state_dir: Path, response_mode: str) -> Iterator[Demo]:
+def _start_demo(state_dir: Path, response_mode: str, *extra_args: str) -> Iterator[Demo]:
     if not (SPA_DIST / "index.html").is_file():
         raise RuntimeError(
             "frontend_example/dist is missing: run ./scripts/test.sh, which builds it"
@@ -100,6 +100,7 @@ def _start_demo(state_dir: Path, response_mode: str) -> Iterator[Demo]:
             f"--response-mode={response_mode}",
             f"--access-token-seconds={ACCESS_TOKEN_SECONDS}",
             "--refresh-margin-seconds=1",
+            *extra_args,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -145,6 +146,12 @@ def query_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 
 @pytest.fixture(scope="session")
+def consent_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The demo with the identity platform's consent step turned on."""
+    yield from _start_demo(tmp_path_factory.mktemp("demo-consent"), "form_post", "--consent")
+
+
+@pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as running:
         yield running
@@ -174,7 +181,7 @@ def page(context: BrowserContext) -> Page:
 
 @pytest.fixture(autouse=True)
 def _clean_demo_state(request: pytest.FixtureRequest) -> None:
-    for name in ("demo", "query_demo"):
+    for name in ("demo", "query_demo", "consent_demo"):
         if name in request.fixturenames:
             request.getfixturevalue(name).reset()
 

@@ -199,3 +199,22 @@ def test_a_callback_url_copied_into_another_browser_yields_no_session_in_either(
     page.goto(captured[0])
     expect_error(page, "invalid_sso_code")
     assert demo.count("sso_api_refreshsession") == 0
+
+
+@pytest.mark.parametrize(("answer", "code"), [("accept", None), ("decline", "access_denied")])
+def test_the_consent_step_can_be_accepted_or_declined(
+    page: Page, consent_demo: Demo, answer: str, code: str | None
+) -> None:
+    open_sign_in_page(page, consent_demo)
+    page.click(f'[data-object-id="{consent_demo.user(CONTOSO_MEMBER)["object_id"]}"]')
+    page.wait_for_selector("#consent-form")
+    if answer == "accept":
+        screenshot(page, "identity-platform-consent")
+    page.click(f"#{answer}")
+    page.wait_for_url(consent_demo.spa + "/**")
+
+    if code is None:
+        expect_signed_in_as(page, "Ada Lovelace")
+    else:
+        expect_error(page, code)
+        assert consent_demo.count("auth_user") == 0

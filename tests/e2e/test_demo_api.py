@@ -1,0 +1,44 @@
+"""The demo API's cross-origin rules, checked over HTTP."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.e2e.conftest import Demo
+
+
+def preflight(demo: Demo, origin: str, path: str = "/api/sso/token/refresh/") -> requests.Response:
+    return requests.options(
+        demo.api + path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-sso-csrf",
+        },
+        timeout=5,
+    )
+
+
+def test_the_spa_origin_may_call_the_api_with_credentials(demo: Demo) -> None:
+    answer = preflight(demo, demo.spa)
+    assert answer.headers["Access-Control-Allow-Origin"] == demo.spa
+    assert answer.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "x-sso-csrf" in answer.headers["Access-Control-Allow-Headers"].lower()
+
+
+def test_no_other_origin_is_allowed(demo: Demo) -> None:
+    for origin in ("http://127.0.0.1:1", "http://localhost:5173", "null", "https://evil.example"):
+        answer = preflight(demo, origin)
+        assert "Access-Control-Allow-Origin" not in answer.headers
+
+
+def test_a_cookie_refresh_from_another_origin_is_refused_even_without_cors(demo: Demo) -> None:
+    answer = requests.post(
+        demo.api + "/api/sso/token/refresh/",
+        json={},
+        headers={"Origin": "https://evil.example", "X-SSO-CSRF": "1"},
+        cookies={"sso_refresh": "x.y.z"},
+        timeout=5,
+    )
+    assert answer.status_code == 403
+    assert answer.json()["code"] == "csrf_failed"
