@@ -186,7 +186,22 @@ def _clean_demo_state(request: pytest.FixtureRequest) -> None:
             request.getfixturevalue(name).reset()
 
 
-def screenshot(page: Page, name: str) -> None:
-    """Save a screenshot for the documentation."""
+# Text nodes showing this run's loopback ports are rewritten to the demo's default ports
+# before a screenshot, so the pictures in the docs match what `demo.sh` shows and do not
+# change from run to run.
+_DEFAULT_PORTS_SCRIPT = """([api, spa, platform]) => {
+  const swap = {[api]: "8000", [spa]: "5173", [platform]: "9443"};
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    node.textContent = node.textContent.replace(
+      /127\\.0\\.0\\.1:(\\d+)/g, (match, port) => `127.0.0.1:${swap[port] ?? port}`);
+  }
+}"""
+
+
+def screenshot(page: Page, name: str, demo: Demo) -> None:
+    """Save a screenshot of ``page`` for the documentation."""
+    ports = [demo.api, demo.spa, demo.platform["base_url"]]
+    page.evaluate(_DEFAULT_PORTS_SCRIPT, [url.rsplit(":", 1)[1] for url in ports])
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

@@ -58,18 +58,18 @@ def test_sign_in_lands_on_the_spa_with_the_user_and_no_code_in_the_url_or_histor
     demo: Demo = request.getfixturevalue("demo" if mode == "form_post" else "query_demo")
     page.goto(demo.spa + "/")
     if mode == "form_post":
-        screenshot(page, "spa-signed-out")
+        screenshot(page, "spa-signed-out", demo)
     page.get_by_test_id("sign-in").click()
     page.wait_for_url(demo.platform["base_url"] + "/**")
     if mode == "form_post":
-        screenshot(page, "identity-platform-pick-account")
+        screenshot(page, "identity-platform-pick-account", demo)
     pick_account(page, demo, CONTOSO_MEMBER)
 
     expect_signed_in_as(page, "Ada Lovelace")
     assert "sso_code" not in page.url
     assert not [url for url in history_urls(page) if "sso_code" in url or "code=" in url]
     if mode == "form_post":
-        screenshot(page, "spa-signed-in")
+        screenshot(page, "spa-signed-in", demo)
     assert demo.count("auth_user") == 1
 
 
@@ -148,7 +148,7 @@ def test_failed_sign_ins_explain_themselves_and_leave_nothing_behind(
     expect_error(page, code)
     assert "sso_error" not in page.url
     if action == "refused-tenant":
-        screenshot(page, "spa-error")
+        screenshot(page, "spa-error", demo)
     assert demo.count("auth_user") == 0
     assert demo.count("sso_api_refreshsession") == 0
 
@@ -209,7 +209,7 @@ def test_the_consent_step_can_be_accepted_or_declined(
     page.click(f'[data-object-id="{consent_demo.user(CONTOSO_MEMBER)["object_id"]}"]')
     page.wait_for_selector("#consent-form")
     if answer == "accept":
-        screenshot(page, "identity-platform-consent")
+        screenshot(page, "identity-platform-consent", consent_demo)
     page.click(f"#{answer}")
     page.wait_for_url(consent_demo.spa + "/**")
 
