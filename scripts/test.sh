@@ -15,6 +15,8 @@ log "ruff"
 .venv/bin/ruff check sso_api tests example scripts
 log "mypy"
 .venv/bin/mypy sso_api tests example/run_demo.py scripts/settings_reference.py
+log "mkdocs: the documentation site, strict"
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
 log "vitest: the example SPA's client module"
 (cd frontend_example && npm test --silent)
 
