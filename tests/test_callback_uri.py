@@ -9,12 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.conftest import Browser, Pkce
+from sso_api.testing.client import Pkce, SignInDriver
 
 pytestmark = pytest.mark.django_db
 
 
-def redirect_uri_sent(browser: Browser, **extra: Any) -> str:
+def redirect_uri_sent(browser: SignInDriver, **extra: Any) -> str:
     pkce = Pkce.new()
     response = browser.client.post(
         "/api/sso/start/",
@@ -26,17 +26,17 @@ def redirect_uri_sent(browser: Browser, **extra: Any) -> str:
     return str(parse_qs(urlsplit(response.json()["authorization_url"]).query)["redirect_uri"][0])
 
 
-def test_scheme_host_and_path_come_from_the_start_request(browser: Browser) -> None:
+def test_scheme_host_and_path_come_from_the_start_request(browser: SignInDriver) -> None:
     assert redirect_uri_sent(browser) == "http://testserver/api/sso/callback/"
 
 
-def test_the_port_is_kept(browser: Browser) -> None:
+def test_the_port_is_kept(browser: SignInDriver) -> None:
     assert redirect_uri_sent(browser, HTTP_HOST="localhost:8000") == (
         "http://localhost:8000/api/sso/callback/"
     )
 
 
-def test_https_requests_give_an_https_callback(browser: Browser) -> None:
+def test_https_requests_give_an_https_callback(browser: SignInDriver) -> None:
     assert redirect_uri_sent(browser, secure=True).startswith("https://testserver/")
 
 
@@ -51,18 +51,18 @@ def test_https_requests_give_an_https_callback(browser: Browser) -> None:
     ],
 )
 def test_x_forwarded_proto_from_a_reverse_proxy_is_honoured(
-    browser: Browser, header: str, scheme: str
+    browser: SignInDriver, header: str, scheme: str
 ) -> None:
     uri = redirect_uri_sent(browser, HTTP_X_FORWARDED_PROTO=header)
     assert uri == f"{scheme}://testserver/api/sso/callback/"
 
 
-def test_secure_proxy_ssl_header_is_honoured(browser: Browser, sso: Any) -> None:
+def test_secure_proxy_ssl_header_is_honoured(browser: SignInDriver, sso: Any) -> None:
     sso.SECURE_PROXY_SSL_HEADER = ("HTTP_X_SCHEME", "https")
     assert redirect_uri_sent(browser, HTTP_X_SCHEME="https").startswith("https://")
 
 
-def test_callback_domain_wins_over_everything(browser: Browser, sso: Any) -> None:
+def test_callback_domain_wins_over_everything(browser: SignInDriver, sso: Any) -> None:
     from django.contrib.sites.models import Site
 
     sso.SITE_ID = Site.objects.create(domain="api.example.com", name="API").pk
@@ -71,7 +71,7 @@ def test_callback_domain_wins_over_everything(browser: Browser, sso: Any) -> Non
 
 
 def test_the_current_site_gives_the_netloc_when_sites_is_installed(
-    browser: Browser, sso: Any
+    browser: SignInDriver, sso: Any
 ) -> None:
     from django.contrib.sites.models import Site
 
@@ -79,19 +79,19 @@ def test_the_current_site_gives_the_netloc_when_sites_is_installed(
     assert redirect_uri_sent(browser, secure=True) == "https://api.example.com/api/sso/callback/"
 
 
-def test_without_a_matching_site_the_request_host_is_used(browser: Browser) -> None:
+def test_without_a_matching_site_the_request_host_is_used(browser: SignInDriver) -> None:
     assert redirect_uri_sent(browser, HTTP_HOST="127.0.0.1:8000") == (
         "http://127.0.0.1:8000/api/sso/callback/"
     )
 
 
-def test_the_path_follows_where_the_urls_are_mounted(browser: Browser, sso: Any) -> None:
+def test_the_path_follows_where_the_urls_are_mounted(browser: SignInDriver, sso: Any) -> None:
     sso.ROOT_URLCONF = "tests.urls_other_mount"
     uri = redirect_uri_sent_at(browser, "/auth/microsoft/start/")
     assert uri == "http://testserver/auth/microsoft/callback/"
 
 
-def redirect_uri_sent_at(browser: Browser, path: str) -> str:
+def redirect_uri_sent_at(browser: SignInDriver, path: str) -> str:
     pkce = Pkce.new()
     response = browser.client.post(
         path,

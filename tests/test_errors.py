@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeUser
-from tests.conftest import Browser
+from sso_api.testing.client import SignInDriver
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ ENDPOINTS = ["start/", "token/", "token/refresh/", "logout/", "callback/"]
     "content_type", ["application/json", "application/x-www-form-urlencoded", "text/plain"]
 )
 def test_garbage_never_causes_a_server_error(
-    browser: Browser, endpoint: str, body: bytes, content_type: str
+    browser: SignInDriver, endpoint: str, body: bytes, content_type: str
 ) -> None:
     response = browser.client.generic(
         "POST", f"/api/sso/{endpoint}", body, content_type=content_type
@@ -57,18 +57,18 @@ def test_garbage_never_causes_a_server_error(
         "?next=" + "/a" * 3000,
     ],
 )
-def test_garbage_queries_never_cause_a_server_error(browser: Browser, query: str) -> None:
+def test_garbage_queries_never_cause_a_server_error(browser: SignInDriver, query: str) -> None:
     assert browser.client.get(f"/api/sso/start/{query}").status_code < 500
     assert browser.client.get(f"/api/sso/callback/{query}&state=x").status_code == 302
 
 
-def test_unsupported_methods_answer_in_our_error_shape(browser: Browser) -> None:
+def test_unsupported_methods_answer_in_our_error_shape(browser: SignInDriver) -> None:
     response = browser.client.delete("/api/sso/token/")
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
 
 
-def test_errors_are_json_even_when_the_browser_asks_for_html(browser: Browser) -> None:
+def test_errors_are_json_even_when_the_browser_asks_for_html(browser: SignInDriver) -> None:
     response = browser.client.post(
         "/api/sso/token/", {}, content_type="application/json", HTTP_ACCEPT="text/html"
     )
@@ -76,14 +76,14 @@ def test_errors_are_json_even_when_the_browser_asks_for_html(browser: Browser) -
     assert response["Content-Type"].startswith("application/json")
 
 
-def test_token_responses_are_not_cached(browser: Browser, ada: FakeUser) -> None:
+def test_token_responses_are_not_cached(browser: SignInDriver, ada: FakeUser) -> None:
     attempt = browser.sign_in(ada)
     response = browser.redeem(attempt.sso_code, attempt.pkce.verifier)
     assert response["Cache-Control"] == "no-store"
 
 
 def test_no_token_code_or_secret_reaches_the_logs(
-    browser: Browser,
+    browser: SignInDriver,
     ada: FakeUser,
     entra_app: FakeApp,
     identity_platform: FakeIdentityPlatform,
@@ -120,7 +120,7 @@ def test_no_token_code_or_secret_reaches_the_logs(
 
 
 def test_failed_sign_ins_are_logged_with_their_code(
-    browser: Browser,
+    browser: SignInDriver,
     ada: FakeUser,
     identity_platform: FakeIdentityPlatform,
     caplog: pytest.LogCaptureFixture,
@@ -131,7 +131,7 @@ def test_failed_sign_ins_are_logged_with_their_code(
 
 
 def test_the_client_cannot_see_library_exception_text(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     identity_platform.faults.id_token_claims_override = {"aud": "someone-else"}
     attempt = browser.sign_in(ada)
@@ -141,7 +141,7 @@ def test_the_client_cannot_see_library_exception_text(
 def test_a_client_without_cookies_can_do_everything(
     identity_platform: FakeIdentityPlatform, ada: FakeUser, sso: Any
 ) -> None:
-    browser = Browser(identity_platform)
+    browser = SignInDriver(identity_platform)
     browser.client = Client(enforce_csrf_checks=True)
     body = browser.signed_in(ada)
     assert not browser.client.cookies

@@ -11,12 +11,12 @@ from django.contrib.auth import get_user_model
 from sso_api import flows
 from sso_api.models import RefreshSession
 from sso_api.testing import FakeIdentityPlatform, FakeUser
-from tests.conftest import Browser, Pkce
+from sso_api.testing.client import Pkce, SignInDriver
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_code_redeems_once(browser: Browser, ada: FakeUser) -> None:
+def test_the_code_redeems_once(browser: SignInDriver, ada: FakeUser) -> None:
     attempt = browser.sign_in(ada)
     assert browser.redeem(attempt.sso_code, attempt.pkce.verifier).status_code == 200
 
@@ -29,7 +29,7 @@ def test_the_code_redeems_once(browser: Browser, ada: FakeUser) -> None:
     }
 
 
-def test_a_wrong_verifier_burns_the_code(browser: Browser, ada: FakeUser) -> None:
+def test_a_wrong_verifier_burns_the_code(browser: SignInDriver, ada: FakeUser) -> None:
     attempt = browser.sign_in(ada)
 
     wrong = browser.redeem(attempt.sso_code, Pkce.new().verifier)
@@ -42,7 +42,7 @@ def test_a_wrong_verifier_burns_the_code(browser: Browser, ada: FakeUser) -> Non
 
 @pytest.mark.parametrize("verifier", [None, "", "short", "ä" * 50])
 def test_a_missing_or_malformed_verifier_is_refused(
-    browser: Browser, ada: FakeUser, verifier: str | None
+    browser: SignInDriver, ada: FakeUser, verifier: str | None
 ) -> None:
     attempt = browser.sign_in(ada)
     response = browser.redeem(attempt.sso_code, verifier)
@@ -51,10 +51,10 @@ def test_a_missing_or_malformed_verifier_is_refused(
 
 
 def test_a_callback_url_replayed_in_another_browser_yields_no_tokens(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     victim_attempt = browser.sign_in(ada)
-    other_browser = Browser(identity_platform)
+    other_browser = SignInDriver(identity_platform)
 
     # The other browser holds the URL (with its sso_code) but not the victim's verifier.
     stolen = other_browser.redeem(victim_attempt.sso_code, Pkce.new().verifier)
@@ -64,9 +64,9 @@ def test_a_callback_url_replayed_in_another_browser_yields_no_tokens(
 
 
 def test_an_attackers_callback_pushed_into_a_victims_browser_yields_no_tokens(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
-    attacker = Browser(identity_platform)
+    attacker = SignInDriver(identity_platform)
     attacker_attempt = attacker.sign_in(ada)
     # The victim's app started its own flow and holds its own verifier.
     victim_pkce = Pkce.new()
@@ -79,7 +79,7 @@ def test_an_attackers_callback_pushed_into_a_victims_browser_yields_no_tokens(
 
 
 def test_the_code_expires_after_sixty_seconds(
-    browser: Browser, ada: FakeUser, monkeypatch: pytest.MonkeyPatch
+    browser: SignInDriver, ada: FakeUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert flows.HANDOFF_TTL_SECONDS <= 60
     monkeypatch.setattr(flows, "HANDOFF_TTL_SECONDS", 1)
@@ -90,13 +90,13 @@ def test_the_code_expires_after_sixty_seconds(
     )
 
 
-def test_pkce_can_be_made_optional(browser: Browser, ada: FakeUser, sso: Any) -> None:
+def test_pkce_can_be_made_optional(browser: SignInDriver, ada: FakeUser, sso: Any) -> None:
     sso.MICROSOFT_SSO_REQUIRE_CODE_CHALLENGE = False
     started = browser.client.post("/api/sso/start/", {"next": "/"}, content_type="application/json")
     assert started.status_code == 200
 
 
-def test_an_inactive_user_gets_no_tokens(browser: Browser, ada: FakeUser) -> None:
+def test_an_inactive_user_gets_no_tokens(browser: SignInDriver, ada: FakeUser) -> None:
     attempt = browser.sign_in(ada)
     get_user_model().objects.update(is_active=False)
 

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 
 from sso_api.models import MicrosoftIdentity
 from sso_api.testing import FakeIdentityPlatform, FakeUser
-from tests.conftest import Browser
+from sso_api.testing.client import SignInDriver
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def assert_refused_without_trace(
     "signing", ["wrong_key", "unknown_kid", "alg_none", "hs256", "hs256_client_secret"]
 )
 def test_a_token_not_signed_rs256_by_a_published_key_is_refused(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform, signing: str
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform, signing: str
 ) -> None:
     identity_platform.faults.id_token_signing = signing  # type: ignore[assignment]
     attempt = browser.sign_in(ada)
@@ -48,7 +48,7 @@ def test_a_token_not_signed_rs256_by_a_published_key_is_refused(
     ids=["issuer", "audience", "nonce", "expired", "not-yet-valid", "issued-in-future", "tid"],
 )
 def test_a_token_with_a_wrong_claim_is_refused(
-    browser: Browser,
+    browser: SignInDriver,
     ada: FakeUser,
     identity_platform: FakeIdentityPlatform,
     override: dict[str, Any],
@@ -60,7 +60,7 @@ def test_a_token_with_a_wrong_claim_is_refused(
 
 @pytest.mark.parametrize("claim", ["tid", "oid", "sub", "nonce", "exp", "iat", "nbf", "aud"])
 def test_a_token_missing_a_required_claim_is_refused(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform, claim: str
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform, claim: str
 ) -> None:
     identity_platform.faults.id_token_claims_remove = {claim}
     attempt = browser.sign_in(ada)
@@ -68,7 +68,7 @@ def test_a_token_missing_a_required_claim_is_refused(
 
 
 def test_a_small_clock_difference_is_tolerated(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     identity_platform.faults.clock_skew = 30  # Microsoft's clock runs 30 s ahead.
     attempt = browser.sign_in(ada)
@@ -76,7 +76,7 @@ def test_a_small_clock_difference_is_tolerated(
 
 
 def test_keys_are_fetched_once_and_refetched_once_after_rotation(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     identity_platform.clear_requests()
     for _ in range(3):
@@ -91,7 +91,7 @@ def test_keys_are_fetched_once_and_refetched_once_after_rotation(
 
 
 def test_keys_unreachable_is_a_provider_outage(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     identity_platform.faults.keys_endpoint_status = 500
     attempt = browser.sign_in(ada)
@@ -102,7 +102,7 @@ def test_keys_unreachable_is_a_provider_outage(
 
 
 def test_multi_tenant_issuer_is_filled_from_the_tokens_tenant(
-    browser: Browser, multi_tenant: Any, identity_platform: FakeIdentityPlatform, fabrikam: Any
+    browser: SignInDriver, multi_tenant: Any, identity_platform: FakeIdentityPlatform, fabrikam: Any
 ) -> None:
     fabrikam_user = identity_platform.add_user(
         fabrikam, name="Fay Fabrikam", email="fay@fabrikam.example", email_verified=True

@@ -14,7 +14,7 @@ from sso_api.exceptions import LoginRefused
 from sso_api.models import MicrosoftIdentity
 from sso_api.policy import domain_allowed
 from sso_api.testing import FakeIdentityPlatform, FakeTenant, FakeUser
-from tests.conftest import Browser
+from sso_api.testing.client import SignInDriver
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -29,7 +29,7 @@ def attacker_tenant(identity_platform: FakeIdentityPlatform) -> FakeTenant:
 
 
 def test_a_user_is_bound_to_tenant_and_object_id_not_to_email(
-    browser: Browser, identity_platform: FakeIdentityPlatform, contoso: FakeTenant
+    browser: SignInDriver, identity_platform: FakeIdentityPlatform, contoso: FakeTenant
 ) -> None:
     person = identity_platform.add_user(
         contoso, name="Mo Renamed", email="mo@contoso.example", email_verified=True
@@ -45,7 +45,7 @@ def test_a_user_is_bound_to_tenant_and_object_id_not_to_email(
 
 
 def test_nOAuth_a_foreign_tenant_carrying_a_victims_unverified_email_gets_nothing(
-    browser: Browser,
+    browser: SignInDriver,
     multi_tenant: Any,
     ada: FakeUser,
     identity_platform: FakeIdentityPlatform,
@@ -65,7 +65,7 @@ def test_nOAuth_a_foreign_tenant_carrying_a_victims_unverified_email_gets_nothin
 
 
 def test_nOAuth_without_unique_email_the_impostor_becomes_a_separate_powerless_user(
-    browser: Browser,
+    browser: SignInDriver,
     multi_tenant: Any,
     ada: FakeUser,
     identity_platform: FakeIdentityPlatform,
@@ -89,7 +89,7 @@ def test_nOAuth_without_unique_email_the_impostor_becomes_a_separate_powerless_u
 
 
 def test_unique_email_links_a_verified_email_to_the_existing_user(
-    browser: Browser, multi_tenant: Any, ada: FakeUser
+    browser: SignInDriver, multi_tenant: Any, ada: FakeUser
 ) -> None:
     multi_tenant.MICROSOFT_SSO_UNIQUE_EMAIL = True
     existing = User.objects.create_user(username="ada", email="Ada@Contoso.example")
@@ -100,7 +100,7 @@ def test_unique_email_links_a_verified_email_to_the_existing_user(
 
 
 def test_in_a_single_tenant_app_a_members_email_is_trusted_without_xms_edov(
-    browser: Browser, sso: Any, grace: FakeUser
+    browser: SignInDriver, sso: Any, grace: FakeUser
 ) -> None:
     sso.MICROSOFT_SSO_UNIQUE_EMAIL = True
     existing = User.objects.create_user(username="grace", email="grace@contoso.example")
@@ -108,7 +108,7 @@ def test_in_a_single_tenant_app_a_members_email_is_trusted_without_xms_edov(
 
 
 def test_in_a_multi_tenant_app_an_email_without_xms_edov_is_not_trusted(
-    browser: Browser, multi_tenant: Any, grace: FakeUser
+    browser: SignInDriver, multi_tenant: Any, grace: FakeUser
 ) -> None:
     multi_tenant.MICROSOFT_SSO_UNIQUE_EMAIL = True
     User.objects.create_user(username="grace", email="grace@contoso.example")
@@ -116,7 +116,7 @@ def test_in_a_multi_tenant_app_an_email_without_xms_edov_is_not_trusted(
 
 
 def test_a_guests_email_is_not_trusted_even_in_a_single_tenant_app(
-    browser: Browser,
+    browser: SignInDriver,
     sso: Any,
     identity_platform: FakeIdentityPlatform,
     contoso: FakeTenant,
@@ -144,7 +144,7 @@ def test_fifty_concurrent_first_sign_ins_create_one_user(
         contoso, name="Rush Hour", email="rush@contoso.example", email_verified=True
     )
     # Each browser has its callback answer ready; the callbacks then arrive together.
-    browsers = [Browser(identity_platform) for _ in range(50)]
+    browsers = [SignInDriver(identity_platform) for _ in range(50)]
     answers = []
     for each in browsers:
         started = each.start(next="/").json()
@@ -171,7 +171,7 @@ def test_fifty_concurrent_first_sign_ins_create_one_user(
 
 
 def test_a_tenant_outside_allowed_tenants_is_refused(
-    browser: Browser,
+    browser: SignInDriver,
     multi_tenant: Any,
     contoso: FakeTenant,
     fabrikam: FakeTenant,
@@ -210,14 +210,16 @@ def test_allowable_domains_match_exactly_or_by_subdomain_wildcard(
     assert domain_allowed(email.lower() if email else None, allowed) is expected
 
 
-def test_an_empty_domain_list_lets_nobody_in(browser: Browser, sso: Any, ada: FakeUser) -> None:
+def test_an_empty_domain_list_lets_nobody_in(
+    browser: SignInDriver, sso: Any, ada: FakeUser
+) -> None:
     sso.MICROSOFT_SSO_ALLOWABLE_DOMAINS = []
     assert browser.sign_in(ada).error == "domain_not_allowed"
     assert not User.objects.exists()
 
 
 def test_the_domain_list_only_trusts_verified_email(
-    browser: Browser,
+    browser: SignInDriver,
     multi_tenant: Any,
     identity_platform: FakeIdentityPlatform,
     attacker_tenant: FakeTenant,
@@ -233,7 +235,7 @@ def test_the_domain_list_only_trusts_verified_email(
 
 
 def test_auto_create_off_refuses_unknown_accounts(
-    browser: Browser, sso: Any, ada: FakeUser
+    browser: SignInDriver, sso: Any, ada: FakeUser
 ) -> None:
     sso.MICROSOFT_SSO_AUTO_CREATE_USERS = False
     assert browser.sign_in(ada).error == "user_not_found"
@@ -241,7 +243,7 @@ def test_auto_create_off_refuses_unknown_accounts(
 
 
 def test_staff_and_superuser_lists_use_the_trusted_email(
-    browser: Browser, sso: Any, ada: FakeUser, grace: FakeUser
+    browser: SignInDriver, sso: Any, ada: FakeUser, grace: FakeUser
 ) -> None:
     sso.MICROSOFT_SSO_STAFF_LIST = ["GRACE@contoso.example"]
     sso.MICROSOFT_SSO_SUPERUSER_LIST = ["ada@contoso.example"]
@@ -254,7 +256,7 @@ def test_staff_and_superuser_lists_use_the_trusted_email(
 
 
 def test_the_first_user_becomes_superuser_when_asked(
-    browser: Browser, sso: Any, ada: FakeUser, grace: FakeUser
+    browser: SignInDriver, sso: Any, ada: FakeUser, grace: FakeUser
 ) -> None:
     sso.MICROSOFT_SSO_AUTO_CREATE_FIRST_SUPERUSER = True
     first = User.objects.get(pk=browser.signed_in(ada)["user"]["id"])
@@ -264,7 +266,7 @@ def test_the_first_user_becomes_superuser_when_asked(
 
 
 def test_user_data_is_refreshed_only_when_asked(
-    browser: Browser, sso: Any, identity_platform: FakeIdentityPlatform, contoso: FakeTenant
+    browser: SignInDriver, sso: Any, identity_platform: FakeIdentityPlatform, contoso: FakeTenant
 ) -> None:
     person = identity_platform.add_user(
         contoso,
@@ -282,7 +284,7 @@ def test_user_data_is_refreshed_only_when_asked(
     assert browser.signed_in(person)["user"]["first_name"] == "New"
 
 
-def test_an_inactive_user_cannot_sign_in(browser: Browser, ada: FakeUser) -> None:
+def test_an_inactive_user_cannot_sign_in(browser: SignInDriver, ada: FakeUser) -> None:
     browser.signed_in(ada)
     User.objects.update(is_active=False)
     assert browser.sign_in(ada).error == "user_inactive"
@@ -304,20 +306,20 @@ def refuse_with_code(user: Any, claims: Any, request: Any) -> None:
     raise LoginRefused("custom refusal")
 
 
-def test_pre_validate_hook_can_refuse(browser: Browser, sso: Any, ada: FakeUser) -> None:
+def test_pre_validate_hook_can_refuse(browser: SignInDriver, sso: Any, ada: FakeUser) -> None:
     sso.MICROSOFT_SSO_PRE_VALIDATE_CALLBACK = "tests.test_identity.refuse_everyone"
     assert browser.sign_in(ada).error == "login_refused"
     assert not User.objects.exists()
 
 
-def test_pre_create_hook_adds_fields(browser: Browser, sso: Any, ada: FakeUser) -> None:
+def test_pre_create_hook_adds_fields(browser: SignInDriver, sso: Any, ada: FakeUser) -> None:
     sso.MICROSOFT_SSO_PRE_CREATE_CALLBACK = add_nickname
     assert browser.signed_in(ada)["user"]["last_name"] == "Lovelace (via hook)"
 
 
 @pytest.mark.parametrize("hook", [explode, refuse_with_code])
 def test_a_failing_pre_login_hook_refuses_and_leaves_no_user(
-    browser: Browser, sso: Any, ada: FakeUser, hook: Any, caplog: pytest.LogCaptureFixture
+    browser: SignInDriver, sso: Any, ada: FakeUser, hook: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     sso.MICROSOFT_SSO_PRE_LOGIN_CALLBACK = hook
     attempt = browser.sign_in(ada)

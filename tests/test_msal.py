@@ -14,12 +14,12 @@ from sso_api.conf import sso_settings
 from sso_api.entra.client import entra_client
 from sso_api.entra.http import IdentityPlatformSession
 from sso_api.testing import FakeIdentityPlatform, FakeUser
-from tests.conftest import Browser
+from sso_api.testing.client import SignInDriver
 
 pytestmark = pytest.mark.django_db
 
 
-def test_one_msal_application_serves_every_sign_in(browser: Browser, ada: FakeUser) -> None:
+def test_one_msal_application_serves_every_sign_in(browser: SignInDriver, ada: FakeUser) -> None:
     browser.signed_in(ada)
     app = entra_client(sso_settings()).msal_app()
     browser.signed_in(ada)
@@ -27,7 +27,7 @@ def test_one_msal_application_serves_every_sign_in(browser: Browser, ada: FakeUs
 
 
 def test_steady_state_costs_one_call_to_the_platform_per_sign_in(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     browser.signed_in(ada)  # warm: discovery and keys
     identity_platform.clear_requests()
@@ -41,7 +41,7 @@ def test_steady_state_costs_one_call_to_the_platform_per_sign_in(
 
 
 def test_discovery_is_fetched_once_per_process(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     identity_platform.clear_requests()
     for _ in range(3):
@@ -50,7 +50,7 @@ def test_discovery_is_fetched_once_per_process(
 
 
 def test_msal_token_cache_does_not_grow_with_sign_ins(
-    browser: Browser, ada: FakeUser, grace: FakeUser
+    browser: SignInDriver, ada: FakeUser, grace: FakeUser
 ) -> None:
     browser.signed_in(ada)
     browser.signed_in(grace)
@@ -68,7 +68,7 @@ def test_msal_token_cache_does_not_grow_with_sign_ins(
     ("status", "retry_after"), [(500, None), (503, None), (429, 30)], ids=["500", "503", "429"]
 )
 def test_a_failing_token_call_for_one_user_does_not_block_the_next(
-    browser: Browser,
+    browser: SignInDriver,
     ada: FakeUser,
     grace: FakeUser,
     identity_platform: FakeIdentityPlatform,
@@ -89,7 +89,7 @@ def test_a_failing_token_call_for_one_user_does_not_block_the_next(
 
 
 def test_a_slow_token_endpoint_times_out_cleanly(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform, sso: Any
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform, sso: Any
 ) -> None:
     sso.MICROSOFT_SSO_HTTP_TIMEOUT = 0.3
     identity_platform.faults.token_endpoint_delay = 1.0
@@ -99,7 +99,7 @@ def test_a_slow_token_endpoint_times_out_cleanly(
 
 
 def test_a_non_json_token_answer_is_an_outage_and_not_logged(
-    browser: Browser,
+    browser: SignInDriver,
     ada: FakeUser,
     identity_platform: FakeIdentityPlatform,
     caplog: pytest.LogCaptureFixture,
@@ -110,7 +110,7 @@ def test_a_non_json_token_answer_is_an_outage_and_not_logged(
     assert "secret-looking-body" not in caplog.text
 
 
-def test_a_refused_connection_is_an_outage(browser: Browser, sso: Any, ada: FakeUser) -> None:
+def test_a_refused_connection_is_an_outage(browser: SignInDriver, sso: Any, ada: FakeUser) -> None:
     browser.start(next="/")  # builds the app while the platform is reachable
     with socket.socket() as spare:
         spare.bind(("127.0.0.1", 0))
@@ -122,7 +122,7 @@ def test_a_refused_connection_is_an_outage(browser: Browser, sso: Any, ada: Fake
 
 
 def test_an_authority_that_is_not_microsofts_triggers_no_instance_discovery(
-    browser: Browser, ada: FakeUser, monkeypatch: pytest.MonkeyPatch
+    browser: SignInDriver, ada: FakeUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hosts: list[str] = []
     original = IdentityPlatformSession.request
@@ -140,7 +140,7 @@ def test_an_authority_that_is_not_microsofts_triggers_no_instance_discovery(
 
 
 def test_the_ca_bundle_setting_beats_requests_ca_bundle(
-    browser: Browser, ada: FakeUser, unrelated_ca_bundle_in_environment: str
+    browser: SignInDriver, ada: FakeUser, unrelated_ca_bundle_in_environment: str
 ) -> None:
     import os
 
@@ -148,7 +148,9 @@ def test_the_ca_bundle_setting_beats_requests_ca_bundle(
     assert browser.sign_in(ada).error is None
 
 
-def test_without_the_ca_bundle_the_fake_platform_is_not_trusted(browser: Browser, sso: Any) -> None:
+def test_without_the_ca_bundle_the_fake_platform_is_not_trusted(
+    browser: SignInDriver, sso: Any
+) -> None:
     sso.MICROSOFT_SSO_CA_BUNDLE = None
     response = browser.start(next="/")
     assert response.json()["code"] == "provider_unavailable"

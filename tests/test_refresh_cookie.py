@@ -9,7 +9,7 @@ from django.test import Client
 
 from sso_api.models import RefreshSession
 from sso_api.testing import FakeUser
-from tests.conftest import Browser
+from sso_api.testing.client import SignInDriver
 from tests.test_checks import check_ids
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def cookie_post(client: Client, path: str, origin: str | None = SPA, csrf: bool 
 
 
 def test_the_refresh_token_is_only_in_httponly_cookies_scoped_to_refresh_and_logout(
-    browser: Browser, ada: FakeUser, cookie_mode: Any
+    browser: SignInDriver, ada: FakeUser, cookie_mode: Any
 ) -> None:
     attempt = browser.sign_in(ada)
     response = browser.redeem(attempt.sso_code, attempt.pkce.verifier)
@@ -52,7 +52,7 @@ def test_the_refresh_token_is_only_in_httponly_cookies_scoped_to_refresh_and_log
 
 
 def test_a_reload_refreshes_from_the_cookie_and_rotates_it(
-    browser: Browser, ada: FakeUser, cookie_mode: Any
+    browser: SignInDriver, ada: FakeUser, cookie_mode: Any
 ) -> None:
     browser.signed_in(ada)
     first_cookie = browser.client.cookies["sso_refresh"].value
@@ -74,7 +74,7 @@ def test_a_reload_refreshes_from_the_cookie_and_rotates_it(
     ids=["no-header", "untrusted-origin", "no-origin", "opaque-origin"],
 )
 def test_cookie_requests_without_csrf_proof_are_refused(
-    browser: Browser, ada: FakeUser, cookie_mode: Any, origin: str | None, csrf: bool
+    browser: SignInDriver, ada: FakeUser, cookie_mode: Any, origin: str | None, csrf: bool
 ) -> None:
     browser.signed_in(ada)
 
@@ -85,14 +85,16 @@ def test_cookie_requests_without_csrf_proof_are_refused(
     assert RefreshSession.objects.get().revoked_at is None
 
 
-def test_the_apis_own_origin_is_trusted(browser: Browser, ada: FakeUser, cookie_mode: Any) -> None:
+def test_the_apis_own_origin_is_trusted(
+    browser: SignInDriver, ada: FakeUser, cookie_mode: Any
+) -> None:
     browser.signed_in(ada)
     response = cookie_post(browser.client, "/api/sso/token/refresh/", origin="https://testserver")
     assert response.status_code == 200
 
 
 def test_logout_by_cookie_revokes_the_session_and_clears_the_cookies(
-    browser: Browser, ada: FakeUser, cookie_mode: Any
+    browser: SignInDriver, ada: FakeUser, cookie_mode: Any
 ) -> None:
     browser.signed_in(ada)
 
@@ -107,7 +109,7 @@ def test_logout_by_cookie_revokes_the_session_and_clears_the_cookies(
     assert again.json()["code"] == "invalid_refresh_token"
 
 
-def test_a_dead_cookie_is_cleared(browser: Browser, ada: FakeUser, cookie_mode: Any) -> None:
+def test_a_dead_cookie_is_cleared(browser: SignInDriver, ada: FakeUser, cookie_mode: Any) -> None:
     browser.signed_in(ada)
     RefreshSession.objects.update(revoked_at="2026-01-01T00:00:00Z")
     response = cookie_post(browser.client, "/api/sso/token/refresh/")
@@ -116,7 +118,7 @@ def test_a_dead_cookie_is_cleared(browser: Browser, ada: FakeUser, cookie_mode: 
 
 
 def test_a_refresh_token_in_the_body_is_still_accepted_in_cookie_mode(
-    browser: Browser, ada: FakeUser, cookie_mode: Any
+    browser: SignInDriver, ada: FakeUser, cookie_mode: Any
 ) -> None:
     browser.signed_in(ada)
     token = browser.client.cookies["sso_refresh"].value

@@ -15,7 +15,7 @@ from django.test import Client
 
 from sso_api.models import MicrosoftIdentity, RefreshSession
 from sso_api.testing import FakeIdentityPlatform, FakeUser
-from tests.conftest import Browser, Pkce
+from sso_api.testing.client import Pkce, SignInDriver
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def query_of(url: str) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("secure_callback", [False, True], ids=["query", "form_post"])
 def test_full_sign_in_issues_tokens_for_the_user(
-    browser: Browser, ada: FakeUser, sso: Any, secure_callback: bool
+    browser: SignInDriver, ada: FakeUser, sso: Any, secure_callback: bool
 ) -> None:
     sso.MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK = secure_callback
 
@@ -55,13 +55,13 @@ def test_full_sign_in_issues_tokens_for_the_user(
     assert me.json() == body["user"]
 
 
-def test_form_post_mode_asks_microsoft_to_post(browser: Browser, sso: Any) -> None:
+def test_form_post_mode_asks_microsoft_to_post(browser: SignInDriver, sso: Any) -> None:
     sso.MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK = True
     url = browser.start(next="/").json()["authorization_url"]
     assert query_of(url)["response_mode"] == ["form_post"]
 
 
-def test_query_mode_asks_microsoft_for_a_query(browser: Browser) -> None:
+def test_query_mode_asks_microsoft_for_a_query(browser: SignInDriver) -> None:
     url = browser.start(next="/").json()["authorization_url"]
     assert query_of(url).get("response_mode", ["query"]) == ["query"]
 
@@ -72,7 +72,7 @@ def test_query_mode_asks_microsoft_for_a_query(browser: Browser) -> None:
     ids=["form_post-flow-answered-by-GET", "query-flow-answered-by-POST"],
 )
 def test_callback_in_the_wrong_response_mode_is_refused(
-    browser: Browser,
+    browser: SignInDriver,
     ada: FakeUser,
     identity_platform: FakeIdentityPlatform,
     sso: Any,
@@ -93,7 +93,7 @@ def test_callback_in_the_wrong_response_mode_is_refused(
 
 
 def test_callback_replayed_after_use_is_refused(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     started = browser.start(next="/app/").json()
     answer = identity_platform.authorize(started["authorization_url"], user=ada)
@@ -118,7 +118,7 @@ def test_callback_replayed_after_use_is_refused(
     ids=["nothing", "no-state", "malformed-state", "unknown-state", "path-state"],
 )
 def test_callback_without_a_known_state_goes_to_the_failure_url(
-    browser: Browser, params: dict[str, str]
+    browser: SignInDriver, params: dict[str, str]
 ) -> None:
     response = browser.client.get("/api/sso/callback/", params)
     assert response.status_code == 302
@@ -129,7 +129,7 @@ def test_callback_without_a_known_state_goes_to_the_failure_url(
 
 
 def test_cancel_at_microsoft_comes_back_as_access_denied(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     started = browser.start(next="/app/").json()
     answer = identity_platform.authorize(started["authorization_url"], user=ada, cancel=True)
@@ -139,7 +139,9 @@ def test_cancel_at_microsoft_comes_back_as_access_denied(
     assert not get_user_model().objects.exists()
 
 
-def test_an_error_description_from_microsoft_is_not_echoed(browser: Browser, ada: FakeUser) -> None:
+def test_an_error_description_from_microsoft_is_not_echoed(
+    browser: SignInDriver, ada: FakeUser
+) -> None:
     started = browser.start(next="/app/").json()
     state = started["state"]
     response = browser.client.get(
@@ -151,19 +153,19 @@ def test_an_error_description_from_microsoft_is_not_echoed(browser: Browser, ada
     assert "%3Cscript" not in response["Location"]
 
 
-def test_a_custom_scheme_next_receives_the_code(browser: Browser, ada: FakeUser) -> None:
+def test_a_custom_scheme_next_receives_the_code(browser: SignInDriver, ada: FakeUser) -> None:
     attempt = browser.sign_in(ada, next="myapp://auth/done")
     assert attempt.location.startswith("myapp://auth/done?sso_code=")
     assert attempt.callback["Referrer-Policy"] == "no-referrer"
 
 
-def test_callback_responses_are_not_cached(browser: Browser, ada: FakeUser) -> None:
+def test_callback_responses_are_not_cached(browser: SignInDriver, ada: FakeUser) -> None:
     attempt = browser.sign_in(ada)
     assert attempt.callback["Cache-Control"] == "no-store"
 
 
 def test_two_tabs_signing_in_at_once_both_succeed_as_themselves(
-    browser: Browser, ada: FakeUser, grace: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, grace: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     first, second = Pkce.new(), Pkce.new()
     started_first = browser.start(pkce=first, next="/tab-1/").json()
@@ -186,7 +188,7 @@ def test_two_tabs_signing_in_at_once_both_succeed_as_themselves(
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_callbacks_with_one_state_let_exactly_one_through(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     started = browser.start(next="/app/").json()
     answer = identity_platform.authorize(started["authorization_url"], user=ada)
@@ -195,7 +197,7 @@ def test_twenty_concurrent_callbacks_with_one_state_let_exactly_one_through(
     def deliver_once(_: int) -> str:
         try:
             barrier.wait()
-            return str(Browser(identity_platform).deliver(answer)["Location"])
+            return str(SignInDriver(identity_platform).deliver(answer)["Location"])
         finally:
             connections.close_all()
 
@@ -211,7 +213,7 @@ def test_twenty_concurrent_callbacks_with_one_state_let_exactly_one_through(
 
 
 def test_tokens_are_issued_only_when_the_hand_off_is_redeemed(
-    browser: Browser, ada: FakeUser
+    browser: SignInDriver, ada: FakeUser
 ) -> None:
     browser.sign_in(ada)
     assert MicrosoftIdentity.objects.count() == 1
@@ -219,7 +221,7 @@ def test_tokens_are_issued_only_when_the_hand_off_is_redeemed(
 
 
 def test_an_expired_flow_is_refused_and_sends_to_the_failure_url(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform, sso: Any
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform, sso: Any
 ) -> None:
     sso.MICROSOFT_SSO_TIMEOUT = 1 / 60  # one second
     started = browser.start(next="/app/").json()
@@ -239,7 +241,7 @@ def test_the_form_post_callback_needs_no_csrf_token_or_cookie(
 ) -> None:
     sso.MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK = True
     sso.MIDDLEWARE = [*sso.MIDDLEWARE, "django.middleware.csrf.CsrfViewMiddleware"]
-    browser = Browser(identity_platform)
+    browser = SignInDriver(identity_platform)
     browser.client = Client(enforce_csrf_checks=True)
 
     attempt = browser.sign_in(ada)

@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 
 from sso_api.store import FLOW_PREFIX
-from tests.conftest import Browser, Pkce
+from sso_api.testing.client import Pkce, SignInDriver
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def params_of(url: str) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
 
 
-def test_start_answers_the_authorization_url_as_json(browser: Browser) -> None:
+def test_start_answers_the_authorization_url_as_json(browser: SignInDriver) -> None:
     pkce = Pkce.new()
     response = browser.start(pkce=pkce, next="/app/")
 
@@ -38,7 +38,7 @@ def test_start_answers_the_authorization_url_as_json(browser: Browser) -> None:
     assert "openid" in sent["scope"].split()
 
 
-def test_every_flow_gets_a_fresh_unguessable_state(browser: Browser) -> None:
+def test_every_flow_gets_a_fresh_unguessable_state(browser: SignInDriver) -> None:
     states = {browser.start(next="/").json()["state"] for _ in range(20)}
     assert len(states) == 20
     # 32 random bytes in base64url: 256 bits, above the 128 required.
@@ -46,7 +46,7 @@ def test_every_flow_gets_a_fresh_unguessable_state(browser: Browser) -> None:
 
 
 def test_the_flow_is_stored_under_a_hash_of_the_state_with_the_flow_lifetime(
-    browser: Browser, sso: Any
+    browser: SignInDriver, sso: Any
 ) -> None:
     sso.MICROSOFT_SSO_TIMEOUT = 3
     body = browser.start(next="/").json()
@@ -56,7 +56,7 @@ def test_the_flow_is_stored_under_a_hash_of_the_state_with_the_flow_lifetime(
     assert stored["next"] == "/"
 
 
-def test_start_accepts_get_with_a_query_string(browser: Browser) -> None:
+def test_start_accepts_get_with_a_query_string(browser: SignInDriver) -> None:
     pkce = Pkce.new()
     response = browser.client.get(
         "/api/sso/start/",
@@ -65,7 +65,7 @@ def test_start_accepts_get_with_a_query_string(browser: Browser) -> None:
     assert response.status_code == 200
 
 
-def test_start_accepts_a_form_body(browser: Browser) -> None:
+def test_start_accepts_a_form_body(browser: SignInDriver) -> None:
     pkce = Pkce.new()
     response = browser.client.post(
         "/api/sso/start/",
@@ -74,13 +74,15 @@ def test_start_accepts_a_form_body(browser: Browser) -> None:
     assert response.status_code == 200
 
 
-def test_redirect_true_answers_a_302_to_microsoft(browser: Browser, identity_platform: Any) -> None:
+def test_redirect_true_answers_a_302_to_microsoft(
+    browser: SignInDriver, identity_platform: Any
+) -> None:
     response = browser.start(next="/", redirect=True)
     assert response.status_code == 302
     assert response["Location"].startswith(identity_platform.base_url)
 
 
-def test_hints_and_prompt_are_passed_to_microsoft(browser: Browser) -> None:
+def test_hints_and_prompt_are_passed_to_microsoft(browser: SignInDriver) -> None:
     url = browser.start(
         next="/", login_hint="ada@contoso.example", domain_hint="contoso.example", prompt="login"
     ).json()["authorization_url"]
@@ -90,7 +92,7 @@ def test_hints_and_prompt_are_passed_to_microsoft(browser: Browser) -> None:
     assert sent["prompt"] == "login"
 
 
-def test_an_unknown_prompt_is_refused(browser: Browser) -> None:
+def test_an_unknown_prompt_is_refused(browser: SignInDriver) -> None:
     response = browser.start(next="/", prompt="everything")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_request"
@@ -108,7 +110,7 @@ def test_an_unknown_prompt_is_refused(browser: Browser) -> None:
     ],
 )
 def test_the_client_pkce_challenge_is_required_and_checked(
-    browser: Browser, challenge: str | None, method: str | None, code: str
+    browser: SignInDriver, challenge: str | None, method: str | None, code: str
 ) -> None:
     body: dict[str, Any] = {"next": "/"}
     if challenge is not None:
@@ -132,7 +134,7 @@ def test_the_client_pkce_challenge_is_required_and_checked(
         "myapp://auth/done",
     ],
 )
-def test_allowed_next_urls_are_accepted(browser: Browser, next_url: str) -> None:
+def test_allowed_next_urls_are_accepted(browser: SignInDriver, next_url: str) -> None:
     assert browser.start(next=next_url).status_code == 200
 
 
@@ -160,13 +162,13 @@ def test_allowed_next_urls_are_accepted(browser: Browser, next_url: str) -> None
         "/ok\r\nSet-Cookie: x=1",
     ],
 )
-def test_dangerous_next_urls_are_refused_at_start(browser: Browser, next_url: str) -> None:
+def test_dangerous_next_urls_are_refused_at_start(browser: SignInDriver, next_url: str) -> None:
     response = browser.start(next=next_url)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_next_url"
 
 
-def test_a_prefix_entry_allows_only_paths_under_it(browser: Browser, sso: Any) -> None:
+def test_a_prefix_entry_allows_only_paths_under_it(browser: SignInDriver, sso: Any) -> None:
     sso.MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = ["https://apps.example.com/spa"]
     assert browser.start(next="https://apps.example.com/spa/home").status_code == 200
     assert browser.start(next="https://apps.example.com/spa").status_code == 200
@@ -174,28 +176,28 @@ def test_a_prefix_entry_allows_only_paths_under_it(browser: Browser, sso: Any) -
     assert browser.start(next="https://apps.example.com/other").status_code == 400
 
 
-def test_next_defaults_to_the_next_url_setting(browser: Browser, sso: Any) -> None:
+def test_next_defaults_to_the_next_url_setting(browser: SignInDriver, sso: Any) -> None:
     sso.MICROSOFT_SSO_NEXT_URL = "/welcome/"
     state = browser.start().json()["state"]
     stored = cache.get(FLOW_PREFIX + hashlib.sha256(state.encode()).hexdigest())
     assert stored["next"] == "/welcome/"
 
 
-def test_a_disabled_app_refuses_to_start(browser: Browser, sso: Any) -> None:
+def test_a_disabled_app_refuses_to_start(browser: SignInDriver, sso: Any) -> None:
     sso.MICROSOFT_SSO_ENABLED = False
     response = browser.start(next="/")
     assert response.status_code == 403
     assert response.json()["code"] == "sso_disabled"
 
 
-def test_an_unconfigured_app_says_so(browser: Browser, sso: Any) -> None:
+def test_an_unconfigured_app_says_so(browser: SignInDriver, sso: Any) -> None:
     sso.MICROSOFT_SSO_CLIENT_SECRET = ""
     response = browser.start(next="/")
     assert response.status_code == 503
     assert response.json()["code"] == "sso_not_configured"
 
 
-def test_settings_may_be_callables_taking_the_request(browser: Browser, sso: Any) -> None:
+def test_settings_may_be_callables_taking_the_request(browser: SignInDriver, sso: Any) -> None:
     seen: list[Any] = []
 
     def next_url_for(request: Any) -> str:

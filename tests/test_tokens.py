@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from sso_api.models import RefreshSession, RevocationReason
 from sso_api.testing import FakeIdentityPlatform, FakeUser
-from tests.conftest import Browser
+from sso_api.testing.client import SignInDriver
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def logout(client: Client, token: str) -> Any:
     return client.post("/api/sso/logout/", {"refresh": token}, content_type="application/json")
 
 
-def test_refresh_rotates_and_the_old_token_dies(browser: Browser, ada: FakeUser) -> None:
+def test_refresh_rotates_and_the_old_token_dies(browser: SignInDriver, ada: FakeUser) -> None:
     first = browser.signed_in(ada)
 
     rotated = refresh(browser.client, first["refresh"])
@@ -45,7 +45,7 @@ def test_refresh_rotates_and_the_old_token_dies(browser: Browser, ada: FakeUser)
 
 
 def test_presenting_a_rotated_token_revokes_the_whole_family(
-    browser: Browser, ada: FakeUser
+    browser: SignInDriver, ada: FakeUser
 ) -> None:
     first = browser.signed_in(ada)
     second = refresh(browser.client, first["refresh"]).json()
@@ -61,7 +61,7 @@ def test_presenting_a_rotated_token_revokes_the_whole_family(
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_refreshes_with_one_token_let_at_most_one_through(
-    browser: Browser, ada: FakeUser
+    browser: SignInDriver, ada: FakeUser
 ) -> None:
     token = browser.signed_in(ada)["refresh"]
     barrier = threading.Barrier(8)
@@ -81,7 +81,7 @@ def test_concurrent_refreshes_with_one_token_let_at_most_one_through(
 
 
 def test_rotation_never_extends_the_absolute_lifetime(
-    browser: Browser, ada: FakeUser, sso: Any
+    browser: SignInDriver, ada: FakeUser, sso: Any
 ) -> None:
     first = browser.signed_in(ada)
     session = RefreshSession.objects.get()
@@ -104,18 +104,20 @@ def test_rotation_never_extends_the_absolute_lifetime(
     "token",
     ["", "not-a-jwt", "a.b.c", "eyJhbGciOiJub25lIn0.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9."],
 )
-def test_garbage_refresh_tokens_are_refused(browser: Browser, token: str) -> None:
+def test_garbage_refresh_tokens_are_refused(browser: SignInDriver, token: str) -> None:
     response = refresh(browser.client, token)
     assert response.status_code in (400, 401)
     assert response.json()["code"] in ("invalid_request", "invalid_refresh_token")
 
 
-def test_an_access_token_is_not_a_refresh_token(browser: Browser, ada: FakeUser) -> None:
+def test_an_access_token_is_not_a_refresh_token(browser: SignInDriver, ada: FakeUser) -> None:
     access = browser.signed_in(ada)["access"]
     assert refresh(browser.client, access).json()["code"] == "invalid_refresh_token"
 
 
-def test_refresh_tokens_of_a_deactivated_user_stop_working(browser: Browser, ada: FakeUser) -> None:
+def test_refresh_tokens_of_a_deactivated_user_stop_working(
+    browser: SignInDriver, ada: FakeUser
+) -> None:
     from django.contrib.auth import get_user_model
 
     token = browser.signed_in(ada)["refresh"]
@@ -123,7 +125,7 @@ def test_refresh_tokens_of_a_deactivated_user_stop_working(browser: Browser, ada
     assert refresh(browser.client, token).json()["code"] == "session_revoked"
 
 
-def test_logout_revokes_the_family(browser: Browser, ada: FakeUser) -> None:
+def test_logout_revokes_the_family(browser: SignInDriver, ada: FakeUser) -> None:
     tokens = browser.signed_in(ada)
 
     response = logout(browser.client, tokens["refresh"])
@@ -134,7 +136,7 @@ def test_logout_revokes_the_family(browser: Browser, ada: FakeUser) -> None:
 
 
 def test_logout_returns_microsofts_end_session_url_when_slo_is_on(
-    browser: Browser, ada: FakeUser, sso: Any, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, sso: Any, identity_platform: FakeIdentityPlatform
 ) -> None:
     sso.MICROSOFT_SSO_SLO_ENABLED = True
     sso.MICROSOFT_SSO_LOGOUT_REDIRECT_PATH = "https://spa.example.com/signed-out?x=1&y=2"
@@ -151,7 +153,7 @@ def test_logout_returns_microsofts_end_session_url_when_slo_is_on(
 
 
 def test_logout_redirect_path_is_made_absolute_on_this_host(
-    browser: Browser, ada: FakeUser, sso: Any
+    browser: SignInDriver, ada: FakeUser, sso: Any
 ) -> None:
     sso.MICROSOFT_SSO_SLO_ENABLED = True
     sso.MICROSOFT_SSO_LOGOUT_REDIRECT_PATH = "/bye/"
@@ -160,7 +162,7 @@ def test_logout_redirect_path_is_made_absolute_on_this_host(
 
 
 def test_front_channel_logout_revokes_every_session_of_that_microsoft_session(
-    browser: Browser, ada: FakeUser, grace: FakeUser
+    browser: SignInDriver, ada: FakeUser, grace: FakeUser
 ) -> None:
     ada_tokens = browser.signed_in(ada)
     grace_tokens = browser.signed_in(grace)
@@ -178,7 +180,7 @@ def test_front_channel_logout_revokes_every_session_of_that_microsoft_session(
 
 
 def test_front_channel_logout_urls_from_the_platform_reach_us(
-    browser: Browser, ada: FakeUser, identity_platform: FakeIdentityPlatform
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
 ) -> None:
     tokens = browser.signed_in(ada)
     sid = RefreshSession.objects.get().microsoft_session_id
@@ -190,11 +192,11 @@ def test_front_channel_logout_urls_from_the_platform_reach_us(
     assert refresh(browser.client, tokens["refresh"]).json()["code"] == "session_revoked"
 
 
-def test_front_channel_logout_without_sid_is_harmless(browser: Browser) -> None:
+def test_front_channel_logout_without_sid_is_harmless(browser: SignInDriver) -> None:
     assert browser.client.get("/api/sso/logout/frontchannel/").status_code == 200
 
 
-def test_me_requires_a_bearer_token(browser: Browser) -> None:
+def test_me_requires_a_bearer_token(browser: SignInDriver) -> None:
     response = browser.client.get("/api/sso/me/")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"

@@ -1,0 +1,154 @@
+"""pytest fixtures for projects that use sso_api: sign-in tests without Microsoft.
+
+Installed with the package (entry point ``pytest11``), so the fixtures are available in
+any test suite that has ``sso_api`` and pytest-django. All of them start with ``sso_``:
+
+``sso_identity_platform``  (session) the fake Microsoft identity platform, over HTTPS
+``sso_tenant``             (session) a tenant, "Contoso" (``contoso.example``)
+``sso_make_tenant``        (session) factory: ``sso_make_tenant(name, domain=None)``
+``sso_make_user``          factory: ``sso_make_user(name=..., email=..., tenant=...,
+                           email_verified=True, guest=False, disabled=False, roles=(),
+                           groups=())``; unique defaults for everything
+``sso_app``                an app registration with redirect URIs for the test client
+``sso_settings``           the project's settings pointed at the platform as an app
+                           registered for ``sso_tenant`` (needs pytest-django)
+``sso_driver``             a :class:`~sso_api.testing.client.SignInDriver`, step by step
+``sso_sign_in``            the whole sign-in in one call: ``sso_sign_in(user)`` returns
+                           the JSON of ``/token/`` (``access``, ``refresh``, ``user``)
+
+Misbehaviour switches are ``sso_identity_platform.faults`` (reset after every test that
+uses ``sso_settings``). The API is expected at ``/api/sso/``; set the ``sso_api_prefix``
+ini option (or override the ``sso_api_prefix`` fixture) when it is mounted elsewhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from sso_api.testing.directory import FakeApp, FakeTenant, FakeUser
+from sso_api.testing.identity_platform import FakeIdentityPlatform
+
+_numbers = itertools.count(1)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "sso_api_prefix", "Path where sso_api.urls is mounted (default /api/sso/)", default=""
+    )
+
+
+@pytest.fixture(scope="session")
+def sso_identity_platform(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[FakeIdentityPlatform]:
+    """The fake Microsoft identity platform, started once for the session."""
+    certificates = tmp_path_factory.mktemp("sso-identity-platform")
+    with FakeIdentityPlatform(certificate_dir=certificates) as platform:
+        yield platform
+
+
+@pytest.fixture(scope="session")
+def sso_make_tenant(sso_identity_platform: FakeIdentityPlatform) -> Callable[..., FakeTenant]:
+    """Create tenants; the domain defaults to a unique ``<name>-<n>.example``."""
+
+    def make_tenant(name: str = "Tenant", domain: str | None = None) -> FakeTenant:
+        domain = domain or f"{name.lower().replace(' ', '-')}-{next(_numbers)}.example"
+        return sso_identity_platform.add_tenant(name=name, domain=domain)
+
+    return make_tenant
+
+
+@pytest.fixture(scope="session")
+def sso_tenant(sso_make_tenant: Callable[..., FakeTenant]) -> FakeTenant:
+    """The tenant ``sso_settings`` registers the app for."""
+    return sso_make_tenant("Contoso", domain="contoso.example")
+
+
+@pytest.fixture
+def sso_make_user(
+    sso_identity_platform: FakeIdentityPlatform, sso_tenant: FakeTenant
+) -> Callable[..., FakeUser]:
+    """Create users, in ``sso_tenant`` unless ``tenant`` is given, with a verified email."""
+
+    def make_user(
+        name: str | None = None,
+        *,
+        email: str | None = None,
+        tenant: FakeTenant | None = None,
+        **options: Any,
+    ) -> FakeUser:
+        number = next(_numbers)
+        tenant = tenant or sso_tenant
+        name = name or f"Test User {number}"
+        email = email or f"user{number}@{tenant.domain}"
+        return sso_identity_platform.add_user(tenant, name=name, email=email, **options)
+
+    return make_user
+
+
+@pytest.fixture
+def sso_api_prefix(request: pytest.FixtureRequest) -> str:
+    """Where ``sso_api.urls`` is mounted."""
+    return str(request.config.getini("sso_api_prefix") or "/api/sso/")
+
+
+@pytest.fixture
+def sso_app(sso_identity_platform: FakeIdentityPlatform, sso_api_prefix: str) -> FakeApp:
+    """An app registration whose redirect URIs are the test client's callback."""
+    callback = f"testserver{sso_api_prefix}callback/"
+    return sso_identity_platform.register_app(
+        redirect_uris=[f"http://{callback}", f"https://{callback}"],
+        front_channel_logout_url=f"https://testserver{sso_api_prefix}logout/frontchannel/",
+    )
+
+
+@pytest.fixture
+def sso_settings(
+    settings: Any,
+    sso_identity_platform: FakeIdentityPlatform,
+    sso_tenant: FakeTenant,
+    sso_app: FakeApp,
+) -> Iterator[Any]:
+    """Point ``MICROSOFT_SSO_*`` at the fake platform; everyone may sign in.
+
+    Returns pytest-django's ``settings``, so a test can change more (for example
+    ``sso_settings.MICROSOFT_SSO_ALLOWED_TENANTS``). Faults are reset afterwards.
+    """
+    from sso_api.entra.client import clear_clients
+
+    sso_identity_platform.reset_faults()
+    settings.MICROSOFT_SSO_ENABLED = True
+    settings.MICROSOFT_SSO_APPLICATION_ID = sso_app.client_id
+    settings.MICROSOFT_SSO_CLIENT_SECRET = sso_app.client_secret
+    settings.MICROSOFT_SSO_TENANT_ID = sso_tenant.tenant_id
+    settings.MICROSOFT_SSO_AUTHORITY = sso_identity_platform.authority(sso_tenant)
+    settings.MICROSOFT_SSO_CA_BUNDLE = sso_identity_platform.ca_bundle
+    settings.MICROSOFT_SSO_HTTP_TIMEOUT = 5.0
+    settings.MICROSOFT_SSO_ALLOWABLE_DOMAINS = ["*"]
+    yield settings
+    sso_identity_platform.reset_faults()
+    clear_clients()
+
+
+@pytest.fixture
+def sso_driver(
+    sso_settings: Any, sso_identity_platform: FakeIdentityPlatform, sso_api_prefix: str
+) -> Any:
+    """A :class:`~sso_api.testing.client.SignInDriver` for step-by-step sign-ins."""
+    from sso_api.testing.client import SignInDriver
+
+    return SignInDriver(sso_identity_platform, api_prefix=sso_api_prefix)
+
+
+@pytest.fixture
+def sso_sign_in(sso_driver: Any) -> Callable[..., dict[str, Any]]:
+    """``sso_sign_in(user, next="/")``: a whole sign-in; returns the JSON of ``/token/``."""
+
+    def sign_in(user: FakeUser, next: str = "/") -> dict[str, Any]:
+        return dict(sso_driver.signed_in(user, next=next))
+
+    return sign_in
