@@ -13,6 +13,9 @@ sso.E006   ``MICROSOFT_SSO_REFRESH_COOKIE_SAMESITE`` is not Strict, Lax or None
 sso.W002   sign-in is enabled but the application id, secret or tenant is missing
 sso.W003   ``MICROSOFT_SSO_ALLOWABLE_DOMAINS`` is empty, so nobody can sign in
 sso.W004   like W001, in query mode: flows and sso_codes live in the cache in both modes
+sso.W005   the flow cache culls entries at MAX_ENTRIES (300 by default): a flood of /start/
+           calls would evict other users' pending sign-ins
+sso.E007   ``MICROSOFT_SSO_LOGOUT_REDIRECT_PATH`` is a URL outside the redirect allow-list
 =========  ===========================================================================
 
 Settings given as callables (resolved per request) are not type-checked here.
@@ -30,6 +33,10 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from sso_api.conf import PREFIX, SPECS, SPECS_BY_NAME
+
+# Backends that delete a share of their entries once MAX_ENTRIES is reached.
+_CULLING_CACHES = ("DatabaseCache", "LocMemCache", "FileBasedCache")
+_ENOUGH_ENTRIES = 100_000
 
 _PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
@@ -71,7 +78,21 @@ def check_callback_cache(
             )
         )
         return messages
-    backend = caches.get(cache_name, {}).get("BACKEND", "") if isinstance(cache_name, str) else ""
+    cache_config = caches.get(cache_name, {}) if isinstance(cache_name, str) else {}
+    backend = cache_config.get("BACKEND", "")
+    max_entries = cache_config.get("OPTIONS", {}).get("MAX_ENTRIES", 300)
+    if backend.rsplit(".", 1)[-1] in _CULLING_CACHES and max_entries < _ENOUGH_ENTRIES:
+        messages.append(
+            Warning(
+                f"The sign-in cache culls entries beyond MAX_ENTRIES={max_entries}.",
+                hint=(
+                    "Every /start/ call stores a flow, so a burst of them would evict other "
+                    "users' pending sign-ins (invalid_state). Give the cache "
+                    f"OPTIONS={{'MAX_ENTRIES': {_ENOUGH_ENTRIES}}} or more, or use Redis."
+                ),
+                id="sso.W005",
+            )
+        )
     if backend not in _PER_PROCESS_CACHES:
         return messages
     check_id = "sso.W001" if secure_callback else "sso.W004"
@@ -146,6 +167,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
                         id="sso.E005",
                     )
                 )
+    messages.extend(_check_logout_redirect())
     samesite = _configured("REFRESH_COOKIE_SAMESITE")
     if isinstance(samesite, str) and samesite not in ("Strict", "Lax", "None"):
         messages.append(
@@ -179,3 +201,25 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
             )
         )
     return messages
+
+
+def _check_logout_redirect() -> list[CheckMessage]:
+    target = _configured("LOGOUT_REDIRECT_PATH")
+    if not isinstance(target, str) or "://" not in target:
+        return []
+    from sso_api.conf import sso_settings
+    from sso_api.exceptions import InvalidNextURL
+    from sso_api.redirects import validate_next_url
+
+    try:
+        validate_next_url(target, sso_settings())
+    except InvalidNextURL:
+        return [
+            Error(
+                f"MICROSOFT_SSO_LOGOUT_REDIRECT_PATH {target!r} is not under "
+                "MICROSOFT_SSO_ALLOWED_REDIRECT_URLS.",
+                hint="/logout/ would answer logout_url null. List the URL's origin there.",
+                id="sso.E007",
+            )
+        ]
+    return []

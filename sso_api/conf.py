@@ -214,7 +214,6 @@ SPECS: tuple[SettingSpec, ...] = (
 )
 
 SPECS_BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
-MULTI_TENANT_ALIASES = frozenset({"common", "organizations", "consumers"})
 
 Hook = Callable[..., Any]
 SameSite = Literal["Strict", "Lax", "None"]
@@ -275,12 +274,6 @@ class SSOSettings:
         if explicit:
             return str(explicit).rstrip("/")
         return f"https://{MICROSOFT_LOGIN_HOST}/{self.tenant_id}"
-
-    @property
-    def is_single_tenant(self) -> bool:
-        """True when the app signs in members of exactly one tenant (not common/organizations)."""
-        tenant = self.tenant_id or self.authority.rsplit("/", 1)[-1]
-        return tenant.lower() not in MULTI_TENANT_ALIASES
 
     @property
     def ca_bundle(self) -> str | None:

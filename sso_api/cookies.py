@@ -5,14 +5,20 @@ that the browser sends only to the refresh and logout endpoints, so a page reloa
 the user signed in without the token being readable by any script.
 
 A cookie is sent by the browser on its own, so requests it authenticates need protection
-against cross-site request forgery. Two defences apply, both from OWASP's cheat sheet:
+against cross-site request forgery, and so do requests that *set* it: otherwise a
+cross-site form could plant an attacker's session in the victim's browser (login CSRF).
+Two defences apply to both, from OWASP's cheat sheet:
 
 * a custom header (``X-SSO-CSRF``): a cross-site form cannot set one, and a cross-origin
   ``fetch`` that does must pass a CORS preflight, which only the allowed origins pass;
 * the ``Origin`` header must be this API's own origin or a trusted SPA origin (the http(s)
   entries of ``MICROSOFT_SSO_ALLOWED_REDIRECT_URLS``).
 
-``SameSite=Strict`` (the default) adds a third.
+``SameSite=Strict`` (the default) adds a third, and the token endpoints parse JSON only,
+which a cross-site form cannot send.
+
+A request without that proof (a native app, a server) is not refused: its refresh token
+simply travels in the JSON body, as with the cookie mode off.
 
 One cookie can have only one ``Path``, and Django's response holds one cookie per name, so
 the logout path gets its own copy under the name with ``_logout`` appended.
@@ -61,6 +67,20 @@ def clear_refresh_cookies(response: HttpResponse, conf: SSOSettings) -> None:
         response.delete_cookie(name, path=path, samesite=conf.refresh_cookie_samesite)
 
 
+def proves_trusted_origin(request: HttpRequest, conf: SSOSettings) -> bool:
+    """Whether the request carries the custom header and comes from a trusted origin."""
+    if not request.headers.get(CSRF_HEADER):
+        return False
+    origin = request.headers.get("Origin", "").lower()
+    own_origin = f"{request_scheme(request)}://{request.get_host()}"
+    return origin == own_origin or origin in conf.trusted_origins
+
+
+def uses_refresh_cookie(request: HttpRequest, conf: SSOSettings) -> bool:
+    """Whether this request's new refresh token goes into cookies rather than JSON."""
+    return conf.refresh_cookie and proves_trusted_origin(request, conf)
+
+
 def refresh_from_cookie(request: HttpRequest, conf: SSOSettings) -> str | None:
     """The refresh token from the cookie for this request's path, CSRF-checked.
 
@@ -71,10 +91,6 @@ def refresh_from_cookie(request: HttpRequest, conf: SSOSettings) -> str | None:
     token = request.COOKIES.get(name) if name else None
     if not token:
         return None
-    if not request.headers.get(CSRF_HEADER):
-        raise CSRFFailed(f"cookie request without {CSRF_HEADER}")
-    origin = request.headers.get("Origin", "").lower()
-    own_origin = f"{request_scheme(request)}://{request.get_host()}"
-    if origin != own_origin and origin not in conf.trusted_origins:
-        raise CSRFFailed("cookie request from an untrusted origin")
+    if not proves_trusted_origin(request, conf):
+        raise CSRFFailed(f"cookie request without {CSRF_HEADER} or from an untrusted origin")
     return token

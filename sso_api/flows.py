@@ -216,8 +216,11 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str]) -> str:
         client = entra_client(conf)
         msal_flow = flow_record["msal_flow"]
         assert isinstance(msal_flow, dict)
-        claims = client.redeem(msal_flow, dict(params), conf.scopes)
-        single_tenant_app = "{tenantid}" not in client.metadata().issuer
+        # Only what the exchange needs goes to msal: it would otherwise decode other
+        # browser-supplied fields (client_info) into request headers.
+        auth_response = {"code": params["code"], "state": state}
+        claims = client.redeem(msal_flow, auth_response, conf.scopes)
+        single_tenant_app = policy.app_is_single_tenant(client.metadata().issuer, claims.tenant_id)
         signed_in = policy.sign_in(claims, request, conf, single_tenant_app=single_tenant_app)
         handoff_code = secrets.token_urlsafe(_RANDOM_BYTES)
         _store(conf).put(

@@ -47,6 +47,19 @@ from sso_api.exceptions import (
 )
 from sso_api.models import MicrosoftIdentity
 
+# The tenant of personal Microsoft accounts. Its issuer is fixed, like a single tenant's,
+# but no administrator of the app's organization vouches for its members' addresses.
+CONSUMERS_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+
+def app_is_single_tenant(issuer: str, tenant_id: str) -> bool:
+    """Whether the app is registered for one organization's tenant only.
+
+    ``issuer`` is the discovery document's: multi-tenant authorities publish it as a
+    template with ``{tenantid}``.
+    """
+    return "{tenantid}" not in issuer and tenant_id.lower() != CONSUMERS_TENANT_ID
+
 
 @dataclass(frozen=True)
 class SignedInUser:
@@ -83,7 +96,8 @@ def domain_allowed(email: str | None, allowable_domains: list[str]) -> bool:
 
 
 def _email_listed(email: str | None, listed: list[str]) -> bool:
-    return "*" in listed or (email is not None and email in listed)
+    """Staff and superuser lists: a trusted email, listed or matched by ``"*"``."""
+    return email is not None and ("*" in listed or email in listed)
 
 
 def _run_hook(hook: Hook | None, *args: Any) -> Any:
@@ -147,7 +161,9 @@ def _create_user(
     fields = _user_fields(claims, email)
     if conf.pre_create_callback is not None:
         fields.update(_run_hook(conf.pre_create_callback, claims, request, dict(fields)) or {})
-    fields[user_model.USERNAME_FIELD] = _username_for(claims, email)
+    # A hook may choose the username; unique usernames are then the hook's business.
+    if not fields.get(user_model.USERNAME_FIELD):
+        fields[user_model.USERNAME_FIELD] = _username_for(claims, email)
     user: AbstractBaseUser = user_model(**fields)
     user.set_unusable_password()
     if (

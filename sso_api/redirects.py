@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.apps import apps
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.encoding import iri_to_uri
 
 from sso_api.conf import SSOSettings
 from sso_api.exceptions import InvalidNextURL
@@ -21,6 +22,11 @@ from sso_api.exceptions import InvalidNextURL
 # Schemes that run code or embed content instead of navigating; refused even if listed.
 _DANGEROUS_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob", "about"})
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+# Browsers resolve dot segments (also percent-encoded) and may decode %2F/%5C, so a path
+# carrying them can leave the allow-listed prefix after the check: /spa/../other.
+_PATH_ESCAPES = re.compile(r"(^|/)(\.|%2e){1,2}(/|$)|%2f|%5c", re.IGNORECASE)
+# Longest next accepted, measured after IRI-to-URI encoding as the redirect will send it.
+MAX_NEXT_LENGTH = 2048
 
 
 def request_scheme(request: HttpRequest) -> str:
@@ -87,14 +93,22 @@ def validate_next_url(next_url: str, conf: SSOSettings) -> str:
     scheme and host match an entry of ``MICROSOFT_SSO_ALLOWED_REDIRECT_URLS`` and whose path
     lies under that entry's path (on a segment boundary). Refused with
     :class:`InvalidNextURL`: protocol-relative (``//evil``) and backslash tricks
-    (``/\\evil``), userinfo (``https://good@evil``), control characters and spaces,
-    script-like schemes, and anything not listed.
+    (``/\\evil``), dot segments and encoded slashes (``/spa/../other``), userinfo
+    (``https://good@evil``), control characters and spaces, script-like schemes (even if
+    listed), URLs Python cannot parse, and anything not listed.
     """
-    if not next_url or len(next_url) > 2048 or _CONTROL_OR_SPACE.search(next_url):
-        raise InvalidNextURL("empty, too long or contains control characters")
+    if not next_url or _CONTROL_OR_SPACE.search(next_url):
+        raise InvalidNextURL("empty, or contains control characters or spaces")
+    if len(iri_to_uri(next_url)) > MAX_NEXT_LENGTH:
+        raise InvalidNextURL("next is too long")
     if "\\" in next_url:
         raise InvalidNextURL("backslash in next")
-    parts = urlsplit(next_url)
+    try:
+        parts = urlsplit(next_url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise InvalidNextURL("unparsable next") from exc
+    if _PATH_ESCAPES.search(parts.path):
+        raise InvalidNextURL("dot segments or encoded slashes in the path")
     if not parts.scheme and not parts.netloc:
         if not next_url.startswith("/") or next_url.startswith("//"):
             raise InvalidNextURL("relative next must be an absolute path")
@@ -105,7 +119,10 @@ def validate_next_url(next_url: str, conf: SSOSettings) -> str:
     if "@" in parts.netloc:
         raise InvalidNextURL("userinfo in next")
     for allowed in conf.allowed_redirect_urls:
-        allowed_scheme, allowed_netloc, allowed_path = _normalise_prefix(allowed)
+        try:
+            allowed_scheme, allowed_netloc, allowed_path = _normalise_prefix(allowed)
+        except ValueError:
+            continue  # sso.E005 reports malformed entries
         if (
             scheme == allowed_scheme
             and parts.netloc.lower() == allowed_netloc

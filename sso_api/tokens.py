@@ -42,6 +42,17 @@ from sso_api.models import MicrosoftIdentity, RefreshSession, RevocationReason
 FAMILY_CLAIM = "sso_fam"
 
 
+class SSORefreshToken(RefreshToken):
+    """A refresh token of a sign-in family.
+
+    Its own ``token_type`` makes simplejwt's stock views (``TokenRefreshView``,
+    ``TokenBlacklistView``), which a project may have mounted too, refuse it: they know
+    nothing of families, so they would refresh a token that was signed out or reused.
+    """
+
+    token_type = "sso_refresh"  # noqa: S105 (a type name, not a secret)
+
+
 @dataclass(frozen=True)
 class TokenPair:
     """A freshly minted access and refresh token, for the family ``session``."""
@@ -53,7 +64,7 @@ class TokenPair:
 
 
 def _mint(user: AbstractBaseUser, session: RefreshSession) -> TokenPair:
-    refresh = RefreshToken.for_user(user)
+    refresh = SSORefreshToken.for_user(user)
     refresh[jwt_settings.JTI_CLAIM] = session.current_jti
     refresh[FAMILY_CLAIM] = str(session.id)
     if refresh["exp"] > int(session.expires_at.timestamp()):
@@ -82,14 +93,14 @@ def issue_tokens(
     return _mint(user, session)
 
 
-def _decode_refresh(raw_refresh: str) -> tuple[RefreshToken, str]:
+def _decode_refresh(raw_refresh: str) -> tuple[SSORefreshToken, str]:
     """Verify a refresh token of ours; returns it and its family id.
 
     Raises :class:`InvalidRefreshToken` for a bad signature, an expired or non-refresh
     token, or a refresh token not issued by this app (no family claim).
     """
     try:
-        token = RefreshToken(raw_refresh)  # type: ignore[arg-type]
+        token = SSORefreshToken(raw_refresh)  # type: ignore[arg-type]
     except TokenError as exc:
         raise InvalidRefreshToken() from exc
     family = token.get(FAMILY_CLAIM)

@@ -16,7 +16,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser, FormParser, JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -28,7 +28,12 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from sso_api import flows
 from sso_api.conf import sso_settings
-from sso_api.cookies import clear_refresh_cookies, refresh_from_cookie, set_refresh_cookies
+from sso_api.cookies import (
+    clear_refresh_cookies,
+    refresh_from_cookie,
+    set_refresh_cookies,
+    uses_refresh_cookie,
+)
 from sso_api.exceptions import InvalidRefreshToken, InvalidRequest, SSOError
 from sso_api.models import MicrosoftIdentity
 from sso_api.serializers import (
@@ -64,6 +69,9 @@ def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> 
 
 def _drf_error_body(exc: drf_exceptions.APIException) -> dict[str, Any]:
     """Our error shape for DRF's own exceptions (parse errors, 405, 401 from simplejwt)."""
+    if isinstance(exc, drf_exceptions.ParseError):
+        # DRF's text quotes the JSON decoder's message about the client's bytes.
+        return error_body("parse_error", "The request body could not be parsed.")
     detail = exc.detail
     if isinstance(detail, dict) and "detail" in detail:
         return error_body(str(detail.get("code", exc.default_code)), str(detail["detail"]))
@@ -160,7 +168,7 @@ def token_pair_payload(pair: TokenPair) -> dict[str, Any]:
 class StartView(SSOView):
     """Begin a sign-in: answers Microsoft's authorization URL (or redirects to it)."""
 
-    parser_classes = (JSONParser, FormParser, MultiPartParser)
+    parser_classes = (JSONParser, FormParser)
 
     def get(self, request: Request) -> HttpResponse:
         return self._start(request, request.query_params)
@@ -197,7 +205,8 @@ class CallbackView(SSOView):
     from Microsoft and is authenticated by its single-use ``state`` instead.
     """
 
-    parser_classes = (FormParser, MultiPartParser)
+    # Microsoft's form_post is urlencoded; nothing else (no multipart uploads) is parsed.
+    parser_classes = (FormParser,)
 
     def get(self, request: Request) -> HttpResponse:
         return ValidatedRedirect(flows.complete_sign_in(request, request.query_params.dict()))
@@ -212,35 +221,44 @@ class CallbackView(SSOView):
 
 
 def _tokens_response(
-    request: Request, pair: TokenPair, extra: dict[str, Any] | None = None
+    request: Request,
+    pair: TokenPair,
+    *,
+    via_cookie: bool,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    """The token pair as JSON, or with the refresh token in cookies (cookie mode)."""
-    conf = sso_settings(request)
+    """The token pair as JSON, with the refresh token in cookies instead when asked."""
     body = token_pair_payload(pair)
-    if conf.refresh_cookie:
+    if via_cookie:
         del body["refresh"]
     response = Response({**body, **(extra or {})})
-    if conf.refresh_cookie:
+    if via_cookie:
+        conf = sso_settings(request)
         set_refresh_cookies(response, conf, pair.refresh, pair.session.expires_at)
     return response
 
 
-def _presented_refresh_token(request: Request, params: dict[str, Any]) -> str:
-    """The refresh token from the body, else (cookie mode) from the CSRF-checked cookie."""
+def _presented_refresh_token(request: Request, params: dict[str, Any]) -> tuple[str, bool]:
+    """The refresh token and whether it came from the (CSRF-checked) cookie.
+
+    A token in the body wins: that client manages its tokens itself.
+    """
     conf = sso_settings(request)
     if params.get("refresh"):
-        return str(params["refresh"])
+        return str(params["refresh"]), False
     if not conf.refresh_cookie:
         raise InvalidRequest("no refresh token", fields={"refresh": ["This field is required."]})
     token = refresh_from_cookie(request, conf)
     if not token:
         # A browser without the cookie is simply not signed in (e.g. a first visit).
         raise InvalidRefreshToken("no refresh cookie")
-    return token
+    return token, True
 
 
 class TokenView(SSOView):
     """Trade the one-time ``sso_code`` and the PKCE verifier for our tokens."""
+
+    parser_classes = (JSONParser,)
 
     def post(self, request: Request) -> Response:
         params = self.validated(TokenRequestSerializer, request.data)
@@ -248,33 +266,41 @@ class TokenView(SSOView):
             request, params["sso_code"], params.get("code_verifier")
         )
         user = user_payload(signed_in.user, signed_in.identity)
-        return _tokens_response(request, signed_in.tokens, {"user": user})
+        via_cookie = uses_refresh_cookie(request, sso_settings(request))
+        return _tokens_response(
+            request, signed_in.tokens, via_cookie=via_cookie, extra={"user": user}
+        )
 
 
 class RefreshView(SSOView):
     """Rotate a refresh token (from the body, or from the cookie in cookie mode)."""
 
+    parser_classes = (JSONParser,)
+
     def post(self, request: Request) -> Response:
         params = self.validated(RefreshRequestSerializer, request.data)
+        token, from_cookie = _presented_refresh_token(request, params)
         try:
-            pair = flows.refresh_tokens(request, _presented_refresh_token(request, params))
+            pair = flows.refresh_tokens(request, token)
         except SSOError as exc:
             response = self.handle_exception(exc)
-            if exc.status_code == 401 and sso_settings(request).refresh_cookie:
+            if exc.status_code == 401 and from_cookie:
                 # A dead cookie would only fail again: drop it.
                 clear_refresh_cookies(response, sso_settings(request))
             return response
-        return _tokens_response(request, pair)
+        return _tokens_response(request, pair, via_cookie=from_cookie)
 
 
 class LogoutView(SSOView):
     """Revoke a refresh token's family; returns Microsoft's logout URL when SLO is on."""
 
+    parser_classes = (JSONParser,)
+
     def post(self, request: Request) -> Response:
         params = self.validated(RefreshRequestSerializer, request.data)
-        logout_url = flows.sign_out(request, _presented_refresh_token(request, params))
-        response = Response({"logout_url": logout_url})
-        if sso_settings(request).refresh_cookie:
+        token, from_cookie = _presented_refresh_token(request, params)
+        response = Response({"logout_url": flows.sign_out(request, token)})
+        if from_cookie:
             clear_refresh_cookies(response, sso_settings(request))
         return response
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 SECRET_KEY = "tests-only-not-secret-0123456789abcdef0123456789abcdef"
 DEBUG = False
@@ -39,6 +40,7 @@ PRODUCTION_LEG = os.environ.get("SSO_TEST_BACKEND") == "production"
 # Parallel runs (xdist workers, or two checkouts on one machine) must not share keys.
 _RUN_ID = os.environ.get("PYTEST_XDIST_WORKER", "main") + f"-{os.getpid()}"
 
+CACHES: dict[str, dict[str, Any]]
 if PRODUCTION_LEG:
     DATABASES = {
         "default": {
@@ -73,6 +75,7 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "sso_api_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
 

@@ -130,3 +130,20 @@ def test_w002_missing_application_configuration() -> None:
 
 def test_w003_empty_domain_list_lets_nobody_in() -> None:
     assert "sso.W003" in check_ids(MICROSOFT_SSO_ALLOWABLE_DOMAINS=[])
+
+
+def test_w005_a_culling_cache_with_few_entries() -> None:
+    small = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "t"}}
+    assert "sso.W005" in check_ids(CACHES=small)
+    roomy = {"default": {**small["default"], "OPTIONS": {"MAX_ENTRIES": 1_000_000}}}
+    assert "sso.W005" not in check_ids(CACHES=roomy)
+    assert "sso.W005" not in check_ids(CACHES=REDIS)
+
+
+def test_e007_logout_redirect_must_be_an_allowed_url() -> None:
+    assert "sso.E007" in check_ids(MICROSOFT_SSO_LOGOUT_REDIRECT_PATH="https://evil.example/")
+    assert "sso.E007" not in check_ids(
+        MICROSOFT_SSO_LOGOUT_REDIRECT_PATH="https://spa.example.com/bye",
+        MICROSOFT_SSO_ALLOWED_REDIRECT_URLS=["https://spa.example.com"],
+    )
+    assert "sso.E007" not in check_ids(MICROSOFT_SSO_LOGOUT_REDIRECT_PATH="/bye/")

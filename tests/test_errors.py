@@ -146,3 +146,34 @@ def test_a_client_without_cookies_can_do_everything(
     body = browser.signed_in(ada)
     assert not browser.client.cookies
     assert body["access"]
+
+
+def test_parse_errors_do_not_quote_the_decoder(browser: SignInDriver) -> None:
+    response = browser.client.generic(
+        "POST", "/api/sso/token/", b'{"sso_code": ', content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "The request body could not be parsed.",
+        "code": "parse_error",
+    }
+
+
+def test_failure_logs_name_exception_types_not_their_text(
+    browser: SignInDriver,
+    ada: FakeUser,
+    identity_platform: FakeIdentityPlatform,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    identity_platform.faults.id_token_signing = "wrong_key"
+    browser.sign_in(ada)
+    unknown_state = "U" * 43
+    browser.client.get("/api/sso/callback/", {"state": unknown_state, "code": "c"})
+
+    server_log = "\n".join(
+        record.getMessage() for record in caplog.records if record.name.startswith("sso_api")
+    )
+    assert "InvalidSignatureError" in server_log
+    assert "Signature verification failed" not in server_log
+    assert unknown_state not in server_log

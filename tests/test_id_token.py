@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
+from sso_api.entra.id_token import MicrosoftClaims
 from sso_api.models import MicrosoftIdentity
 from sso_api.testing import FakeIdentityPlatform, FakeUser
 from sso_api.testing.client import SignInDriver
@@ -109,3 +110,50 @@ def test_multi_tenant_issuer_is_filled_from_the_tokens_tenant(
     )
     body = browser.signed_in(fabrikam_user)
     assert body["user"]["tenant_id"] == fabrikam.tenant_id
+
+
+def test_an_audience_list_is_refused_even_if_it_contains_ours(
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform, entra_app: Any
+) -> None:
+    identity_platform.faults.id_token_claims_override = {"aud": [entra_app.client_id, "other"]}
+    assert_refused_without_trace(browser.sign_in(ada).error)
+
+
+def test_a_v1_issuer_for_the_same_tenant_is_refused(
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform
+) -> None:
+    # Same keys, same tenant, but the v1.0 issuer: not the metadata's issuer.
+    identity_platform.faults.id_token_claims_override = {
+        "iss": f"https://sts.windows.net/{ada.tenant_id}/"
+    }
+    assert_refused_without_trace(browser.sign_in(ada).error)
+
+
+@pytest.mark.parametrize(
+    ("claims", "guest"),
+    [
+        ({"acct": 1}, True),
+        ({"acct": 0, "idp": "https://sts.windows.net/other/"}, False),
+        ({"idp": "https://sts.windows.net/home-tenant/"}, True),
+        ({"idp": "https://sts.windows.net/the-tenant/"}, False),
+        ({}, False),
+    ],
+)
+def test_guests_are_recognised_by_acct_or_by_a_foreign_idp(
+    claims: dict[str, Any], guest: bool
+) -> None:
+    base = {"tid": "the-tenant", "oid": "o", "sub": "s", "iss": "https://issuer/the-tenant/v2.0"}
+    assert MicrosoftClaims.from_validated({**base, **claims}).is_guest is guest
+
+
+@pytest.mark.parametrize(
+    ("value", "verified"),
+    [(True, True), (False, False), ("true", True), ("false", False), ("1", True), (None, None)],
+)
+def test_xms_edov_is_read_in_its_boolean_and_string_forms(
+    value: Any, verified: bool | None
+) -> None:
+    claims = {"tid": "t", "oid": "o", "sub": "s", "iss": "i", "email": "a@b.example"}
+    if value is not None:
+        claims["xms_edov"] = value
+    assert MicrosoftClaims.from_validated(claims).email_verified is verified

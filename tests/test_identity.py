@@ -12,7 +12,7 @@ from django.db import connections
 
 from sso_api.exceptions import LoginRefused
 from sso_api.models import MicrosoftIdentity
-from sso_api.policy import domain_allowed
+from sso_api.policy import app_is_single_tenant, domain_allowed
 from sso_api.testing import FakeIdentityPlatform, FakeTenant, FakeUser
 from sso_api.testing.client import SignInDriver
 
@@ -326,3 +326,102 @@ def test_a_failing_pre_login_hook_refuses_and_leaves_no_user(
     assert attempt.error == "login_refused"
     assert not User.objects.exists()
     assert "hunter2" not in caplog.text
+
+
+# --- Usernames and edge cases of email trust -----------------------------------------------
+
+
+def test_an_untrusted_email_or_upn_never_becomes_the_username(
+    browser: SignInDriver,
+    multi_tenant: Any,
+    identity_platform: FakeIdentityPlatform,
+    attacker_tenant: FakeTenant,
+) -> None:
+    squatter = identity_platform.add_user(
+        attacker_tenant,
+        name="Squatter",
+        email="admin@contoso.example",
+        email_verified=False,
+        preferred_username="admin",
+    )
+    user = browser.signed_in(squatter)["user"]
+    assert user["username"] == f"ms-{squatter.object_id}"
+
+
+def test_a_taken_username_gets_a_stable_suffix_instead_of_linking(
+    browser: SignInDriver, sso: Any, ada: FakeUser
+) -> None:
+    other = User.objects.create_user(username="ada@contoso.example", email="someone@else.example")
+    user = browser.signed_in(ada)["user"]
+    assert user["id"] != str(other.pk)
+    assert user["username"].startswith("ada@contoso.example-")
+
+
+def test_the_first_superuser_needs_a_trusted_email(
+    browser: SignInDriver,
+    multi_tenant: Any,
+    identity_platform: FakeIdentityPlatform,
+    attacker_tenant: FakeTenant,
+) -> None:
+    multi_tenant.MICROSOFT_SSO_AUTO_CREATE_FIRST_SUPERUSER = True
+    stranger = identity_platform.add_user(
+        attacker_tenant, name="First Comer", email="first@attacker.example", email_verified=None
+    )
+    user = User.objects.get(pk=browser.signed_in(stranger)["user"]["id"])
+    assert not user.is_superuser
+
+
+def test_several_users_with_one_email_refuse_to_link(
+    browser: SignInDriver, multi_tenant: Any, ada: FakeUser
+) -> None:
+    multi_tenant.MICROSOFT_SSO_UNIQUE_EMAIL = True
+    User.objects.create_user(username="ada1", email="ada@contoso.example")
+    User.objects.create_user(username="ada2", email="ADA@contoso.example")
+    assert browser.sign_in(ada).error == "login_refused"
+    assert not MicrosoftIdentity.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("issuer", "tenant_id", "single"),
+    [
+        ("https://login.microsoftonline.com/{tenantid}/v2.0", "t", False),
+        ("https://login.microsoftonline.com/t/v2.0", "t", True),
+        (
+            "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+            "9188040d-6c67-4c5b-b112-36a304b66dad",
+            False,
+        ),
+    ],
+    ids=["organizations", "one-tenant", "consumers"],
+)
+def test_only_an_organizations_own_tenant_counts_as_single_tenant(
+    issuer: str, tenant_id: str, single: bool
+) -> None:
+    assert app_is_single_tenant(issuer, tenant_id) is single
+
+
+def test_a_wildcard_staff_list_needs_a_trusted_email(
+    browser: SignInDriver,
+    multi_tenant: Any,
+    identity_platform: FakeIdentityPlatform,
+    attacker_tenant: FakeTenant,
+) -> None:
+    multi_tenant.MICROSOFT_SSO_STAFF_LIST = ["*"]
+    multi_tenant.MICROSOFT_SSO_SUPERUSER_LIST = ["*"]
+    stranger = identity_platform.add_user(
+        attacker_tenant, name="No Mail", email=None, email_verified=None
+    )
+    user = User.objects.get(pk=browser.signed_in(stranger)["user"]["id"])
+    assert not user.is_staff
+    assert not user.is_superuser
+
+
+def choose_username(claims: Any, request: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"username": f"emp-{claims.object_id[:8]}"}
+
+
+def test_pre_create_hook_may_choose_the_username(
+    browser: SignInDriver, sso: Any, ada: FakeUser
+) -> None:
+    sso.MICROSOFT_SSO_PRE_CREATE_CALLBACK = choose_username
+    assert browser.signed_in(ada)["user"]["username"] == f"emp-{ada.object_id[:8]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -18,18 +19,23 @@ SPA = "https://spa.example.com"
 
 
 @pytest.fixture
-def cookie_mode(sso: Any) -> Any:
+def cookie_mode(sso: Any, browser: SignInDriver) -> Any:
+    """Cookie mode, with the browser's requests proving their origin as the SPA's do."""
     sso.MICROSOFT_SSO_REFRESH_COOKIE = True
+    browser.client = Client(headers={"Origin": SPA, "X-SSO-CSRF": "1"})
     return sso
 
 
 def cookie_post(client: Client, path: str, origin: str | None = SPA, csrf: bool = True) -> Any:
+    """POST ``{}`` with ``client``'s cookies and exactly the given proof headers."""
     headers: dict[str, str] = {}
     if origin is not None:
         headers["Origin"] = origin
     if csrf:
         headers["X-SSO-CSRF"] = "1"
-    return client.post(path, {}, content_type="application/json", secure=True, headers=headers)
+    bare = Client(headers=headers)
+    bare.cookies = client.cookies
+    return bare.post(path, {}, content_type="application/json", secure=True)
 
 
 def test_the_refresh_token_is_only_in_httponly_cookies_scoped_to_refresh_and_logout(
@@ -117,16 +123,43 @@ def test_a_dead_cookie_is_cleared(browser: SignInDriver, ada: FakeUser, cookie_m
     assert response.cookies["sso_refresh"].value == ""
 
 
-def test_a_refresh_token_in_the_body_is_still_accepted_in_cookie_mode(
-    browser: SignInDriver, ada: FakeUser, cookie_mode: Any
+def test_clients_without_origin_proof_keep_the_refresh_token_in_json(
+    identity_platform: Any, ada: FakeUser, cookie_mode: Any
 ) -> None:
-    browser.signed_in(ada)
-    token = browser.client.cookies["sso_refresh"].value
-    mobile = Client()
-    response = mobile.post(
-        "/api/sso/token/refresh/", {"refresh": token}, content_type="application/json"
+    # A native app: no Origin, no X-SSO-CSRF. Body in, body out; no cookie is set.
+    native_app = SignInDriver(identity_platform)
+    body = native_app.signed_in(ada)
+    assert "refresh" in body
+    assert not native_app.client.cookies
+
+    rotated = native_app.client.post(
+        "/api/sso/token/refresh/", {"refresh": body["refresh"]}, content_type="application/json"
     )
-    assert response.status_code == 200
+
+    assert rotated.status_code == 200
+    assert "refresh" in rotated.json()
+    assert "sso_refresh" not in rotated.cookies
+
+
+def test_login_csrf_a_cross_site_form_cannot_plant_a_session(
+    ada: FakeUser, cookie_mode: Any, identity_platform: Any
+) -> None:
+    # The attacker signs in to their own account and keeps code and verifier...
+    attacker = SignInDriver(identity_platform)
+    attempt = attacker.sign_in(ada)
+    stolen = {"sso_code": attempt.sso_code, "code_verifier": attempt.pkce.verifier}
+    victim = Client(headers={"Origin": "https://evil.example"})
+
+    # ...then makes the victim's browser submit them: as a form, or as JSON without proof.
+    as_form = victim.post(
+        "/api/sso/token/", urlencode(stolen), content_type="application/x-www-form-urlencoded"
+    )
+    as_json = victim.post("/api/sso/token/", stolen, content_type="application/json")
+
+    assert as_form.status_code == 415
+    assert "sso_refresh" not in as_form.cookies
+    assert "sso_refresh" not in as_json.cookies
+    assert not victim.cookies
 
 
 def test_e006_samesite_must_be_a_known_value() -> None:

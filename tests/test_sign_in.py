@@ -6,7 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -86,7 +86,9 @@ def test_callback_in_the_wrong_response_mode_is_refused(
     if delivered_as == "GET":
         response = browser.client.get(path, answer.params)
     else:
-        response = browser.client.post(path, answer.params)
+        response = browser.client.post(
+            path, urlencode(answer.params), content_type="application/x-www-form-urlencoded"
+        )
     assert response.status_code == 302
     assert query_of(response["Location"])["sso_error"] == ["response_mode_mismatch"]
     assert not get_user_model().objects.exists()
@@ -248,3 +250,19 @@ def test_the_form_post_callback_needs_no_csrf_token_or_cookie(
 
     assert attempt.error is None
     assert browser.redeem(attempt.sso_code, attempt.pkce.verifier).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "client_info",
+    ["MTIz", "eyJ1aWQiOiAiYVxyXG5YLUV2aWw6IDEiLCAidXRpZCI6ICJ4In0", "not base64!"],
+    ids=["not-an-object", "header-injection", "garbage"],
+)
+def test_browser_supplied_extras_in_the_callback_are_ignored(
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform, client_info: str
+) -> None:
+    started = browser.start(next="/app/").json()
+    answer = identity_platform.authorize(started["authorization_url"], user=ada)
+    response = browser.client.get(
+        "/api/sso/callback/", {**answer.params, "client_info": client_info}
+    )
+    assert "sso_code=" in response["Location"]

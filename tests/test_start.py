@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.core.cache import cache
@@ -69,7 +69,10 @@ def test_start_accepts_a_form_body(browser: SignInDriver) -> None:
     pkce = Pkce.new()
     response = browser.client.post(
         "/api/sso/start/",
-        {"next": "/x/", "code_challenge": pkce.challenge, "code_challenge_method": "S256"},
+        urlencode(
+            {"next": "/x/", "code_challenge": pkce.challenge, "code_challenge_method": "S256"}
+        ),
+        content_type="application/x-www-form-urlencoded",
     )
     assert response.status_code == 200
 
@@ -210,3 +213,42 @@ def test_settings_may_be_callables_taking_the_request(browser: SignInDriver, sso
     assert stored["next"] == "/from-callable/"
     assert seen
     assert seen[0].path == "/api/sso/start/"
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "https://apps.example.com/spa/../other",
+        "https://apps.example.com/spa/%2e%2e/other",
+        "https://apps.example.com/spa/%2E./other",
+        "https://apps.example.com/spa/./x",
+        "https://apps.example.com/spa%2fx",
+        "https://apps.example.com/spa/%5cother",
+    ],
+)
+def test_dot_segments_and_encoded_slashes_cannot_leave_a_prefix(
+    browser: SignInDriver, sso: Any, next_url: str
+) -> None:
+    sso.MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = ["https://apps.example.com/spa"]
+    response = browser.start(next=next_url)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_next_url"
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    ["https://[", "myapp://[x", "https://spa.example.com\uff03x", "/" + "\U0001f600" * 600],
+    ids=["open-bracket", "custom-scheme-bracket", "fullwidth-hash", "long-after-encoding"],
+)
+def test_unparsable_or_overlong_next_urls_are_refused_not_crashed(
+    browser: SignInDriver, next_url: str
+) -> None:
+    response = browser.start(next=next_url)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_next_url"
+
+
+def test_script_schemes_are_refused_even_when_listed(browser: SignInDriver, sso: Any) -> None:
+    sso.MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = ["javascript://x", "data://x"]
+    assert browser.start(next="javascript://x/%0aalert(1)").status_code == 400
+    assert browser.start(next="data://x/y").status_code == 400

@@ -203,3 +203,20 @@ def test_me_requires_a_bearer_token(browser: SignInDriver) -> None:
     bad = browser.client.get("/api/sso/me/", HTTP_AUTHORIZATION="Bearer nonsense")
     assert bad.status_code == 401
     assert bad.json()["code"] == "token_not_valid"
+
+
+def test_simplejwts_own_refresh_view_refuses_our_refresh_tokens(
+    browser: SignInDriver, ada: FakeUser
+) -> None:
+    # A project may have simplejwt's TokenRefreshView mounted too; it knows nothing of
+    # families, so it must not accept a token that logout or reuse detection revoked.
+    from rest_framework.test import APIRequestFactory
+    from rest_framework_simplejwt.views import TokenRefreshView
+
+    token = browser.signed_in(ada)["refresh"]
+    logout(browser.client, token)
+    request = APIRequestFactory().post("/token/refresh/", {"refresh": token}, format="json")
+
+    response = TokenRefreshView.as_view()(request)
+
+    assert response.status_code == 401

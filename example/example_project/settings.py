@@ -77,6 +77,9 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "sso_api_cache",
+        # Every /start/ stores a flow; the default of 300 entries would let a burst of
+        # them evict other people's pending sign-ins (check sso.W005).
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
     }
 }
 

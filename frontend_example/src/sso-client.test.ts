@@ -468,6 +468,24 @@ describe("cookie mode", () => {
     expect(call?.headers.get("X-SSO-CSRF")).toBe("1");
   });
 
+  it("takes turns with other tabs through a Web Lock when refreshing", async () => {
+    const held: string[] = [];
+    const request = vi.fn(async (name: string, task: () => Promise<unknown>) => {
+      held.push(name);
+      return task();
+    });
+    vi.stubGlobal("navigator", { locks: { request } });
+    try {
+      const h = await signedIn({ cookieMode: true });
+      h.route("token/refresh/", tokens(2, 300, false));
+      h.advance(290);
+      expect(await h.client.getAccessToken()).toBe("access-2");
+      expect(held).toEqual(["sso-client:refresh"]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it("restores a session from the cookie on page load", async () => {
     const h = harness({ cookieMode: true });
     h.route("token/refresh/", tokens(1, 300, false));

@@ -113,6 +113,8 @@ export interface SignInOptions {
 export type SsoListener = (user: SsoUser | null) => void;
 
 const VERIFIER_KEY = "sso-client:pkce-verifier";
+/** Name of the Web Lock that serialises cookie-mode refreshes across tabs. */
+const REFRESH_LOCK = "sso-client:refresh";
 /** Query parameters the API adds to the `next` URL; removed from the address bar. */
 const CALLBACK_PARAMS = ["sso_code", "sso_error", "sso_error_description"] as const;
 /** Codes that mean "there is no session any more" (as opposed to "try again later"). */
@@ -387,7 +389,9 @@ export class SsoClient {
           throw new SsoError("session_expired", { detail: "no refresh token in memory" });
         }
         const body = this.cookieMode ? {} : { refresh: refreshToken };
-        const session = this.toSession(await this.post("token/refresh/", body));
+        const session = this.toSession(
+          await this.acrossTabs(() => this.post("token/refresh/", body)),
+        );
         if (generation !== this.generation) throw new SsoError("session_revoked");
         this.session = session;
         return session;
@@ -401,6 +405,18 @@ export class SsoClient {
     });
     this.refreshing = promise;
     return promise;
+  }
+
+  /**
+   * In cookie mode every tab of this origin shares one refresh cookie. Two tabs refreshing
+   * at the same moment would present the same token twice, which the API treats as theft
+   * and answers by revoking the session. A Web Lock makes the tabs take turns, so the
+   * second one refreshes with the cookie the first one just received.
+   */
+  private acrossTabs<T>(task: () => Promise<T>): Promise<T> {
+    const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+    if (!this.cookieMode || !locks) return task();
+    return locks.request(REFRESH_LOCK, task) as Promise<T>;
   }
 
   private toSession(answer: unknown): Session {

@@ -141,6 +141,10 @@ def validate_id_token(
         # The library's message names the failed check; it goes to the log via __cause__.
         raise InvalidIdToken() from exc
 
+    # PyJWT also accepts an audience list containing ours; Microsoft's id_tokens carry
+    # exactly one audience, so anything else is refused.
+    if claims["aud"] != client_id:
+        raise InvalidIdToken("id_token audience is not exactly this application")
     if not hmac.compare_digest(str(claims["nonce"]), nonce):
         raise InvalidIdToken("id_token nonce does not match this sign-in")
     for name in ("tid", "oid", "sub"):

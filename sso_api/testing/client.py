@@ -16,7 +16,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.http import HttpResponse
 from django.test import Client
@@ -24,6 +24,8 @@ from django.test import Client
 from sso_api.testing.browser import AuthorizationResponse
 from sso_api.testing.directory import FakeUser
 from sso_api.testing.identity_platform import FakeIdentityPlatform
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,11 @@ class SignInDriver:
         if answer.method == "GET":
             path = f"{target.path}?{target.query}" if target.query else target.path
             return self.client.get(path, secure=secure, **extra)  # type: ignore[return-value]
-        return self.client.post(target.path, answer.params, secure=secure, **extra)  # type: ignore[return-value]
+        # A browser submits Microsoft's form_post page urlencoded.
+        body = urlencode(answer.params)
+        return self.client.post(  # type: ignore[return-value]
+            target.path, body, content_type=FORM_CONTENT_TYPE, secure=secure, **extra
+        )
 
     def sign_in(self, user: FakeUser, *, next: str = "/app/", **params: Any) -> SignInAttempt:
         """Start, sign in at the fake platform as ``user``, and come back to the callback."""
