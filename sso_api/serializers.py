@@ -92,7 +92,10 @@ class UserSerializer(serializers.Serializer[Any]):
 
 class TokenPairSerializer(serializers.Serializer[Any]):
     access = serializers.CharField()
-    refresh = serializers.CharField()
+    refresh = serializers.CharField(
+        required=False,
+        help_text="Absent when the refresh token was set as an HttpOnly cookie (cookie mode).",
+    )
     token_type = serializers.CharField(default="Bearer")
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpResponse, HttpResponseRedirect
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
@@ -26,7 +27,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
-from sso_api import flows
+from sso_api import flows, schema
 from sso_api.conf import sso_settings
 from sso_api.cookies import (
     clear_refresh_cookies,
@@ -170,9 +171,11 @@ class StartView(SSOView):
 
     parser_classes = (JSONParser, FormParser)
 
+    @extend_schema(**schema.START_GET)
     def get(self, request: Request) -> HttpResponse:
         return self._start(request, request.query_params)
 
+    @extend_schema(**schema.START_POST)
     def post(self, request: Request) -> HttpResponse:
         return self._start(request, request.data)
 
@@ -208,9 +211,11 @@ class CallbackView(SSOView):
     # Microsoft's form_post is urlencoded; nothing else (no multipart uploads) is parsed.
     parser_classes = (FormParser,)
 
+    @extend_schema(**schema.CALLBACK_GET)
     def get(self, request: Request) -> HttpResponse:
         return ValidatedRedirect(flows.complete_sign_in(request, request.query_params.dict()))
 
+    @extend_schema(**schema.CALLBACK_POST)
     def post(self, request: Request) -> HttpResponse:
         try:
             form = request.data.dict() if hasattr(request.data, "dict") else {}
@@ -260,6 +265,7 @@ class TokenView(SSOView):
 
     parser_classes = (JSONParser,)
 
+    @extend_schema(**schema.TOKEN)
     def post(self, request: Request) -> Response:
         params = self.validated(TokenRequestSerializer, request.data)
         signed_in = flows.redeem_handoff_code(
@@ -277,6 +283,7 @@ class RefreshView(SSOView):
 
     parser_classes = (JSONParser,)
 
+    @extend_schema(**schema.REFRESH)
     def post(self, request: Request) -> Response:
         params = self.validated(RefreshRequestSerializer, request.data)
         token, from_cookie = _presented_refresh_token(request, params)
@@ -296,6 +303,7 @@ class LogoutView(SSOView):
 
     parser_classes = (JSONParser,)
 
+    @extend_schema(**schema.LOGOUT)
     def post(self, request: Request) -> Response:
         params = self.validated(RefreshRequestSerializer, request.data)
         token, from_cookie = _presented_refresh_token(request, params)
@@ -312,6 +320,7 @@ class FrontChannelLogoutView(SSOView):
     must be frameable by the authority's host (and only by it) and must not be cached.
     """
 
+    @extend_schema(**schema.FRONT_CHANNEL_LOGOUT)
     def get(self, request: Request) -> HttpResponse:
         sid = request.query_params.get("sid", "")
         if sid:
@@ -334,6 +343,7 @@ class MeView(SSOView):
     authentication_classes = (JWTAuthentication,)
     permission_classes = (IsAuthenticated,)
 
+    @extend_schema(**schema.ME)
     def get(self, request: Request) -> Response:
         user = request.user
         assert isinstance(user, AbstractBaseUser)

@@ -1,0 +1,406 @@
+"""The OpenAPI description of every endpoint (drf-spectacular), kept apart from the views.
+
+Every error body's ``code`` is typed as one enum of all codes (``ErrorCodeEnum``); each
+error status then names the exact codes it can carry, in its description and with one
+example per code whose ``detail`` is the text the API really sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    inline_serializer,
+)
+from rest_framework import serializers
+
+from sso_api import exceptions as errors
+from sso_api.serializers import (
+    LogoutResponseSerializer,
+    RefreshRequestSerializer,
+    StartRequestSerializer,
+    StartResponseSerializer,
+    TokenPairSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+    UserSerializer,
+)
+
+# Errors raised by Django REST framework or simplejwt rather than by sso_api.
+_FRAMEWORK_ERRORS = {
+    "parse_error": "The request body could not be parsed.",
+    "unsupported_media_type": 'Unsupported media type "text/plain" in request.',
+    "method_not_allowed": 'Method "DELETE" not allowed.',
+    "not_authenticated": "Authentication credentials were not provided.",
+    "token_not_valid": "Given token not valid for any token type",
+}
+ErrorSource = type[errors.SSOError] | str
+
+
+def _code_and_detail(error: ErrorSource) -> tuple[str, str]:
+    if isinstance(error, str):
+        return error, _FRAMEWORK_ERRORS[error]
+    return error.code, error.default_detail
+
+
+def _all_codes() -> list[str]:
+    def subclasses(cls: type[errors.SSOError]) -> list[type[errors.SSOError]]:
+        return [cls, *(sub for direct in cls.__subclasses__() for sub in subclasses(direct))]
+
+    concrete = subclasses(errors.SSOError)[1:]  # the base class's code is never sent
+    codes = {cls.code for cls in concrete} | set(_FRAMEWORK_ERRORS)
+    return sorted(codes)
+
+
+#: Every error code, for ``SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]`` (optional).
+ERROR_CODE_CHOICES = _all_codes()
+
+
+def _error(name: str, description: str, *sources: ErrorSource) -> OpenApiResponse:
+    pairs = [_code_and_detail(source) for source in sources]
+    codes = ", ".join(f"`{code}`" for code in sorted({code for code, _ in pairs}))
+    fields: dict[str, serializers.Field[Any, Any, Any, Any]] = {
+        "detail": serializers.CharField(help_text="Human-readable explanation, safe to show."),
+        "code": serializers.ChoiceField(
+            choices=ERROR_CODE_CHOICES, help_text="Stable snake_case error code to branch on."
+        ),
+    }
+    if "invalid_request" in dict(pairs):
+        fields["fields"] = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            required=False,
+            help_text="Per-field messages, for invalid_request.",
+        )
+    return OpenApiResponse(
+        response=inline_serializer(name=name, fields=fields),
+        description=f"{description} Codes: {codes}.",
+        examples=[
+            OpenApiExample(code, value={"detail": detail, "code": code}) for code, detail in pairs
+        ],
+    )
+
+
+_UNAVAILABLE = (errors.NotConfigured, errors.ProviderUnavailable, errors.CacheUnavailable)
+
+_TOKENS_EXAMPLE = {
+    "access": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIn0.c2ln",
+    "refresh": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoic3NvX3JlZnJlc2gifQ.c2ln",
+    "token_type": "Bearer",
+    "expires_in": 300,
+}
+_USER_EXAMPLE = {
+    "id": "42",
+    "username": "ada@contoso.example",
+    "email": "ada@contoso.example",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "tenant_id": "a529b78a-8139-50b6-9c20-deb65979fb7b",
+    "object_id": "e13aebde-86f1-5375-a8b5-2871ecbb33a3",
+}
+
+
+def _start_responses(prefix: str) -> dict[int, Any]:
+    return {
+        200: OpenApiResponse(
+            StartResponseSerializer,
+            description="The flow is ready: navigate the browser to authorization_url.",
+            examples=[
+                OpenApiExample(
+                    "started",
+                    value={
+                        "authorization_url": "https://login.microsoftonline.com/"
+                        "a529b78a-8139-50b6-9c20-deb65979fb7b/oauth2/v2.0/authorize?"
+                        "client_id=...&response_type=code&redirect_uri=https%3A%2F%2F"
+                        "api.example.com%2Fapi%2Fsso%2Fcallback%2F&scope=email+openid+"
+                        "profile+offline_access&state=...&code_challenge=...&"
+                        "code_challenge_method=S256&nonce=...&response_mode=form_post",
+                        "state": "l1Cq2hZ0bJmXkT3dQ8cQ6z5xgU9oVwYtR4sN7aLpE2M",
+                        "expires_in": 600,
+                    },
+                )
+            ],
+        ),
+        302: OpenApiResponse(
+            description="With redirect=true: the same URL as a redirect to Microsoft.",
+            response=None,
+        ),
+        400: _error(
+            f"{prefix}Error400",
+            "The request was refused; nothing was stored.",
+            errors.InvalidRequest,
+            errors.InvalidNextURL,
+            errors.CodeChallengeRequired,
+            errors.InvalidCodeChallenge,
+            "parse_error",
+        ),
+        403: _error(f"{prefix}Error403", "Sign-in is switched off.", errors.SSODisabled),
+        503: _error(
+            f"{prefix}Error503",
+            "Not configured, or Microsoft or the cache cannot be reached; retry later.",
+            *_UNAVAILABLE,
+        ),
+    }
+
+
+START_GET: dict[str, Any] = {
+    "operation_id": "sso_start_get",
+    "summary": "Start a sign-in (query string)",
+    "description": (
+        "Creates a sign-in flow and answers Microsoft's authorization URL. Same parameters "
+        "as the POST form, in the query string."
+    ),
+    "parameters": [StartRequestSerializer],
+    "responses": _start_responses("StartGet"),
+    "auth": [],
+}
+
+START_POST: dict[str, Any] = {
+    "operation_id": "sso_start",
+    "summary": "Start a sign-in",
+    "description": (
+        "Creates a sign-in flow (fresh state, PKCE and nonce towards Microsoft), binds it to "
+        "the client's own PKCE challenge, and answers Microsoft's authorization URL."
+    ),
+    "request": StartRequestSerializer,
+    "responses": _start_responses("Start"),
+    "auth": [],
+}
+
+_CALLBACK_DESCRIPTION = (
+    "The redirect URI registered in Entra. Microsoft sends the browser here; the API "
+    "answers 302 to the flow's `next` with `sso_code` (a one-time code, 60 s) added to its "
+    "query, or with `sso_error` (a stable code) and `sso_error_description`. When no valid "
+    "flow is known the target is MICROSOFT_SSO_LOGIN_FAILED_URL. It never answers an error "
+    "page: every outcome is a redirect."
+)
+_CALLBACK_RESPONSES = {
+    302: OpenApiResponse(
+        description=(
+            "Redirect to next?sso_code=<code>, or to next (or the login-failed URL)"
+            "?sso_error=<code>&sso_error_description=<text>. sso_error is one of: "
+            + ", ".join(
+                sorted(
+                    {
+                        cls.code
+                        for cls in (
+                            errors.SSODisabled,
+                            errors.NotConfigured,
+                            errors.CacheUnavailable,
+                            errors.InvalidState,
+                            errors.ResponseModeMismatch,
+                            errors.AccessDenied,
+                            errors.InteractionRequired,
+                            errors.ProviderError,
+                            errors.ProviderUnavailable,
+                            errors.TokenExchangeFailed,
+                            errors.InvalidIdToken,
+                            errors.TenantNotAllowed,
+                            errors.DomainNotAllowed,
+                            errors.EmailNotVerified,
+                            errors.UserNotFound,
+                            errors.UserInactive,
+                            errors.LoginRefused,
+                        )
+                    }
+                    | {"server_error"}
+                )
+            )
+            + "."
+        ),
+        response=None,
+    )
+}
+_AUTHORIZATION_RESPONSE_PARAMETERS = [
+    OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=text)
+    for name, text in (
+        ("code", "Microsoft's authorization code."),
+        ("state", "The flow's state."),
+        ("session_state", "Microsoft's session state (ignored)."),
+        ("error", "Microsoft's OAuth error code, when sign-in failed there."),
+        ("error_description", "Microsoft's error text (never shown to users)."),
+    )
+]
+
+CALLBACK_GET: dict[str, Any] = {
+    "operation_id": "sso_callback_query",
+    "summary": "Microsoft's answer (response_mode=query)",
+    "description": _CALLBACK_DESCRIPTION,
+    "parameters": _AUTHORIZATION_RESPONSE_PARAMETERS,
+    "responses": _CALLBACK_RESPONSES,
+    "auth": [],
+}
+
+CALLBACK_POST: dict[str, Any] = {
+    "operation_id": "sso_callback_form_post",
+    "summary": "Microsoft's answer (response_mode=form_post)",
+    "description": _CALLBACK_DESCRIPTION,
+    "request": {
+        "application/x-www-form-urlencoded": inline_serializer(
+            name="AuthorizationResponse",
+            fields={
+                "code": serializers.CharField(required=False),
+                "state": serializers.CharField(required=False),
+                "session_state": serializers.CharField(required=False),
+                "error": serializers.CharField(required=False),
+                "error_description": serializers.CharField(required=False),
+            },
+        )
+    },
+    "responses": _CALLBACK_RESPONSES,
+    "auth": [],
+}
+
+TOKEN: dict[str, Any] = {
+    "operation_id": "sso_token",
+    "summary": "Redeem the sso_code",
+    "description": (
+        "Trades the one-time sso_code and the PKCE verifier whose S256 challenge was sent to "
+        "/start/ for an access token, a refresh token and the user. The code is burned by "
+        "the first attempt, right or wrong. In cookie mode, a request carrying X-SSO-CSRF "
+        "from a trusted origin gets the refresh token in HttpOnly cookies instead of JSON."
+    ),
+    "request": TokenRequestSerializer,
+    "responses": {
+        200: OpenApiResponse(
+            TokenResponseSerializer,
+            description="Signed in.",
+            examples=[
+                OpenApiExample("signed in", value={**_TOKENS_EXAMPLE, "user": _USER_EXAMPLE})
+            ],
+        ),
+        400: _error(
+            "TokenError400",
+            "The code or verifier was refused; start again.",
+            errors.InvalidRequest,
+            errors.InvalidHandoffCode,
+            errors.CodeVerifierMismatch,
+            "parse_error",
+        ),
+        403: _error(
+            "TokenError403", "The user may not sign in.", errors.UserInactive, errors.SSODisabled
+        ),
+        415: _error("TokenError415", "The body must be JSON.", "unsupported_media_type"),
+        503: _error("TokenError503", "The cache cannot be reached.", errors.CacheUnavailable),
+    },
+    "auth": [],
+}
+
+_SESSION_401 = (
+    errors.InvalidRefreshToken,
+    errors.RefreshTokenReused,
+    errors.SessionRevoked,
+    errors.SessionExpired,
+)
+
+REFRESH: dict[str, Any] = {
+    "operation_id": "sso_token_refresh",
+    "summary": "Rotate the refresh token",
+    "description": (
+        "Returns a new access and refresh token; the presented refresh token stops working. "
+        "Presenting an already rotated token revokes its whole session. In cookie mode the "
+        "body may be empty: the cookie carries the token and X-SSO-CSRF is required."
+    ),
+    "request": RefreshRequestSerializer,
+    "responses": {
+        200: OpenApiResponse(
+            TokenPairSerializer,
+            description="Rotated.",
+            examples=[OpenApiExample("rotated", value=_TOKENS_EXAMPLE)],
+        ),
+        400: _error(
+            "RefreshError400", "The request is malformed.", errors.InvalidRequest, "parse_error"
+        ),
+        401: _error("RefreshError401", "Sign in again.", *_SESSION_401),
+        403: _error(
+            "RefreshError403",
+            "Cookie request without proof of origin, or sign-in switched off.",
+            errors.CSRFFailed,
+            errors.SSODisabled,
+        ),
+        415: _error("RefreshError415", "The body must be JSON.", "unsupported_media_type"),
+    },
+    "auth": [],
+}
+
+LOGOUT: dict[str, Any] = {
+    "operation_id": "sso_logout",
+    "summary": "Sign out",
+    "description": (
+        "Revokes the refresh token's whole session. With MICROSOFT_SSO_SLO_ENABLED, answers "
+        "Microsoft's end-session URL for the browser to visit next."
+    ),
+    "request": RefreshRequestSerializer,
+    "responses": {
+        200: OpenApiResponse(
+            LogoutResponseSerializer,
+            description="Signed out.",
+            examples=[
+                OpenApiExample(
+                    "single logout",
+                    value={
+                        "logout_url": "https://login.microsoftonline.com/a529b78a-8139-50b6-"
+                        "9c20-deb65979fb7b/oauth2/v2.0/logout?post_logout_redirect_uri="
+                        "https%3A%2F%2Fapp.example.com%2F"
+                    },
+                ),
+                OpenApiExample("no single logout", value={"logout_url": None}),
+            ],
+        ),
+        400: _error(
+            "LogoutError400", "The request is malformed.", errors.InvalidRequest, "parse_error"
+        ),
+        401: _error(
+            "LogoutError401", "Not a refresh token of this API.", errors.InvalidRefreshToken
+        ),
+        403: _error(
+            "LogoutError403",
+            "Cookie request without proof of origin, or sign-in switched off.",
+            errors.CSRFFailed,
+            errors.SSODisabled,
+        ),
+        415: _error("LogoutError415", "The body must be JSON.", "unsupported_media_type"),
+    },
+    "auth": [],
+}
+
+FRONT_CHANNEL_LOGOUT: dict[str, Any] = {
+    "operation_id": "sso_logout_frontchannel",
+    "summary": "Front-channel logout from Microsoft",
+    "description": (
+        "Register this URL (https) as the app's front-channel logout URL in Entra. "
+        "Microsoft loads it in a hidden frame with the session's sid; every refresh token "
+        "issued for that session is revoked. Always answers 200 with an empty page."
+    ),
+    "parameters": [
+        OpenApiParameter(
+            "sid", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Microsoft's session id."
+        ),
+        OpenApiParameter(
+            "iss", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Issuer (ignored)."
+        ),
+    ],
+    "responses": {(200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Done.")},
+    "auth": [],
+}
+
+ME: dict[str, Any] = {
+    "operation_id": "sso_me",
+    "summary": "The signed-in user",
+    "responses": {
+        200: OpenApiResponse(
+            UserSerializer,
+            description="The user of the bearer access token.",
+            examples=[OpenApiExample("user", value=_USER_EXAMPLE)],
+        ),
+        401: _error(
+            "MeError401",
+            "No valid bearer access token: refresh, or sign in again.",
+            "not_authenticated",
+            "token_not_valid",
+        ),
+    },
+}
