@@ -37,6 +37,8 @@ _FRAMEWORK_ERRORS = {
     "method_not_allowed": 'Method "DELETE" not allowed.',
     "not_authenticated": "Authentication credentials were not provided.",
     "token_not_valid": "Given token not valid for any token type",
+    "bad_authorization_header": "Authorization header must contain two space-delimited values",
+    "authentication_failed": "Incorrect authentication credentials.",
 }
 ErrorSource = type[errors.SSOError] | str
 
@@ -401,6 +403,10 @@ ME: dict[str, Any] = {
             "No valid bearer access token: refresh, or sign in again.",
             "not_authenticated",
             "token_not_valid",
+            "bad_authorization_header",
+            "authentication_failed",
+            errors.UserNotFound,
+            errors.UserInactive,
         ),
     },
 }
