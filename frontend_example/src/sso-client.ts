@@ -20,23 +20,22 @@
  * @packageDocumentation
  */
 
+import type { components } from "./api-types";
+
+// The API's shapes come from its OpenAPI schema (docs/openapi.yaml), generated into
+// api-types.ts before every build: a schema change that breaks this client breaks the build.
+// Copying this module elsewhere, generate the same file with openapi-typescript, or
+// replace the three aliases below with the shapes written out.
+type Schemas = components["schemas"];
+
 /** The signed-in user, as the API's `/token/` and `/me/` describe it. */
-export interface SsoUser {
-  id: string;
-  username: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-  tenant_id: string | null;
-  object_id: string | null;
-}
+export type SsoUser = Schemas["User"];
 
 /** The token pair the API hands out (`refresh` is absent in cookie mode). */
-interface TokenAnswer {
-  access: string;
-  refresh?: string;
-  expires_in: number;
-}
+type TokenAnswer = Schemas["TokenPair"];
+
+/** What `/start/` answers. */
+type StartAnswer = Schemas["StartResponse"];
 
 /** Every failure this module reports: a stable `code` and a sentence for people. */
 export class SsoError extends Error {
@@ -211,7 +210,7 @@ export class SsoClient {
       storage.removeItem(VERIFIER_KEY);
       throw error;
     }
-    const url = isRecord(answer) ? answer.authorization_url : undefined;
+    const url = isRecord(answer) ? (answer as Partial<StartAnswer>).authorization_url : undefined;
     if (typeof url !== "string" || !/^https?:\/\//i.test(url)) {
       storage.removeItem(VERIFIER_KEY);
       throw new SsoError("invalid_response", { detail: "start/ returned no authorization_url" });
