@@ -218,4 +218,3 @@ def test_the_consent_step_can_be_accepted_or_declined(
     else:
         expect_error(page, code)
         assert consent_demo.count("auth_user") == 0
-

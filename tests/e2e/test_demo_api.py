@@ -42,3 +42,13 @@ def test_a_cookie_refresh_from_another_origin_is_refused_even_without_cors(demo:
     )
     assert answer.status_code == 403
     assert answer.json()["code"] == "csrf_failed"
+
+
+def test_the_demo_serves_the_schema_swagger_ui_and_redoc_without_a_cdn(demo: Demo) -> None:
+    schema = requests.get(demo.api + "/api/schema/", timeout=5)
+    assert schema.status_code == 200
+    assert "/api/sso/token/" in schema.text
+    for page in ("/api/docs/", "/api/redoc/"):
+        answer = requests.get(demo.api + page, timeout=5)
+        assert answer.status_code == 200
+        assert "cdn." not in answer.text  # assets come from drf-spectacular-sidecar
