@@ -32,7 +32,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-from sso_api import policy, tokens
+from sso_api import audit, policy, tokens
 from sso_api.conf import SSOSettings, sso_settings
 from sso_api.entra.client import entra_client
 from sso_api.exceptions import (
@@ -44,7 +44,6 @@ from sso_api.exceptions import (
     InvalidHandoffCode,
     InvalidState,
     ProviderError,
-    ProviderUnavailable,
     ResponseModeMismatch,
     SSODisabled,
     SSOError,
@@ -176,16 +175,27 @@ def _refusal_from_microsoft(error: str) -> SSOError:
     return ProviderError(f"authorization response error {error[:64]!r}")
 
 
-def _log_failure(exc: BaseException) -> None:
-    """Log a failed sign-in without the text of any chained library exception."""
+def _causes(exc: BaseException) -> list[str]:
+    """Class names of the chained exceptions: their text may quote tokens, so it stays out."""
     causes: list[str] = []
     cause = exc.__cause__
     while cause is not None and len(causes) < 5:
         causes.append(type(cause).__name__)
         cause = cause.__cause__
-    reason = exc.reason if isinstance(exc, SSOError) else type(exc).__name__
-    code = exc.code if isinstance(exc, SSOError) else "server_error"
-    logger.warning("sign-in failed: code=%s reason=%s causes=%s", code, reason, causes)
+    return causes
+
+
+def _refused(exc: BaseException, request: HttpRequest) -> None:
+    """Report a failed sign-in (audit signal and log line), without any secret."""
+    audit.emit(
+        audit.sign_in_refused,
+        "sign_in_refused",
+        level=logging.WARNING,
+        code=exc.code if isinstance(exc, SSOError) else "server_error",
+        reason=exc.reason if isinstance(exc, SSOError) else type(exc).__name__,
+        causes=_causes(exc),
+        request=request,
+    )
 
 
 def complete_sign_in(request: HttpRequest, params: Mapping[str, str]) -> str:
@@ -234,17 +244,20 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str]) -> str:
             },
             HANDOFF_TTL_SECONDS,
         )
-        logger.info(
-            "sign-in succeeded: user=%s tenant=%s created=%s",
-            signed_in.user.pk,
-            claims.tenant_id,
-            signed_in.created,
+        audit.emit(
+            audit.sign_in_succeeded,
+            "sign_in_succeeded",
+            user=signed_in.user,
+            identity=signed_in.identity,
+            created=signed_in.created,
+            tenant_id=claims.tenant_id,
+            request=request,
         )
         return add_query_params(str(flow_record["next"]), {"sso_code": handoff_code})
     except Exception as exc:
         # Nothing a browser sends may produce a 500 here; unexpected errors are logged
         # with their traceback frames (no message text) and reported as server_error.
-        _log_failure(exc)
+        _refused(exc, request)
         if not isinstance(exc, SSOError):
             logger.error(
                 "unexpected sign-in error:\n%s", "".join(traceback.format_tb(exc.__traceback__))
@@ -315,23 +328,21 @@ def sign_out(request: HttpRequest, raw_refresh: str) -> str | None:
     before Microsoft is consulted, so an unreachable Microsoft only costs the URL.
     """
     conf = _enabled_settings(request)
-    session = tokens.revoke_refresh_family(raw_refresh)
-    logger.info("signed out: user=%s session=%s", session.user_id, session.pk)
+    tokens.revoke_refresh_family(raw_refresh)
     if not conf.slo_enabled:
         return None
     try:
         return entra_client(conf).end_session_url(_post_logout_redirect_uri(request, conf))
-    except (ProviderUnavailable, SSOError) as exc:
-        _log_failure(exc)
+    except SSOError as exc:
+        logger.warning(
+            "no end-session URL: code=%s reason=%s causes=%s", exc.code, exc.reason, _causes(exc)
+        )
         return None
 
 
 def front_channel_logout(request: HttpRequest, microsoft_session_id: str) -> int:
     """Revoke every family of a Microsoft session; returns how many were revoked."""
-    revoked = tokens.revoke_microsoft_session(microsoft_session_id[:128])
-    if revoked:
-        logger.info("front-channel logout revoked %s session(s)", revoked)
-    return revoked
+    return tokens.revoke_microsoft_session(microsoft_session_id[:128])
 
 
 def user_identity(user: AbstractBaseUser) -> MicrosoftIdentity | None:

@@ -24,6 +24,7 @@ All writes happen in one transaction: any refusal leaves nothing behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any, cast
@@ -34,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from sso_api import audit
 from sso_api.conf import Hook, SSOSettings
 from sso_api.entra.id_token import MicrosoftClaims
 from sso_api.exceptions import (
@@ -246,7 +248,19 @@ def _bind_identity(
                     if not conf.auto_create_users:
                         raise UserNotFound("no user is bound to this account")
                     user = _create_user(claims, request, conf, email)
-                return MicrosoftIdentity.objects.create(user=cast(Any, user), **lookup), created
+                identity = MicrosoftIdentity.objects.create(user=cast(Any, user), **lookup)
+                if created:
+                    # Reported once the user really exists: a later refusal rolls it back.
+                    transaction.on_commit(
+                        functools.partial(
+                            audit.emit,
+                            audit.user_created,
+                            "user_created",
+                            user=user,
+                            identity=identity,
+                        )
+                    )
+                return identity, created
         except IntegrityError:
             if attempt:
                 raise

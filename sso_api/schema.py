@@ -39,6 +39,7 @@ _FRAMEWORK_ERRORS = {
     "token_not_valid": "Given token not valid for any token type",
     "bad_authorization_header": "Authorization header must contain two space-delimited values",
     "authentication_failed": "Incorrect authentication credentials.",
+    "throttled": "Request was throttled. Expected available in 42 seconds.",
 }
 ErrorSource = type[errors.SSOError] | str
 
@@ -83,6 +84,15 @@ def _error(name: str, description: str, *sources: ErrorSource) -> OpenApiRespons
         examples=[
             OpenApiExample(code, value={"detail": detail, "code": code}) for code, detail in pairs
         ],
+    )
+
+
+def _throttled(name: str) -> OpenApiResponse:
+    return _error(
+        name,
+        "Rate limit reached (only when the project sets a rate for this scope); "
+        "retry after the Retry-After header's seconds.",
+        "throttled",
     )
 
 
@@ -140,6 +150,7 @@ def _start_responses(prefix: str) -> dict[int, Any]:
             "parse_error",
         ),
         403: _error(f"{prefix}Error403", "Sign-in is switched off.", errors.SSODisabled),
+        429: _throttled(f"{prefix}Error429"),
         503: _error(
             f"{prefix}Error503",
             "Not configured, or Microsoft or the cache cannot be reached; retry later.",
@@ -286,6 +297,7 @@ TOKEN: dict[str, Any] = {
             "TokenError403", "The user may not sign in.", errors.UserInactive, errors.SSODisabled
         ),
         415: _error("TokenError415", "The body must be JSON.", "unsupported_media_type"),
+        429: _throttled("TokenError429"),
         503: _error("TokenError503", "The cache cannot be reached.", errors.CacheUnavailable),
     },
     "auth": [],
@@ -324,6 +336,7 @@ REFRESH: dict[str, Any] = {
             errors.SSODisabled,
         ),
         415: _error("RefreshError415", "The body must be JSON.", "unsupported_media_type"),
+        429: _throttled("RefreshError429"),
     },
     "auth": [],
 }

@@ -18,6 +18,7 @@ requests race with the same token the database lets exactly one through.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from sso_api import audit
 from sso_api.conf import sso_settings
 from sso_api.exceptions import (
     InvalidRefreshToken,
@@ -117,9 +119,28 @@ def _load_family(family_id: str) -> RefreshSession:
 
 
 def _revoke(filter_kwargs: dict[str, Any], reason: RevocationReason, now: datetime) -> int:
-    return RefreshSession.objects.filter(revoked_at__isnull=True, **filter_kwargs).update(
-        revoked_at=now, revoked_reason=reason
-    )
+    """Revoke the live families matching ``filter_kwargs``; reports each one revoked."""
+    live = RefreshSession.objects.filter(revoked_at__isnull=True, **filter_kwargs)
+    revoked = list(live.values_list("pk", "user_id"))
+    count = live.update(revoked_at=now, revoked_reason=reason)
+    for session_id, user_id in revoked:
+        if reason == RevocationReason.REUSE:
+            audit.emit(
+                audit.refresh_reuse_detected,
+                "refresh_reuse_detected",
+                level=logging.WARNING,
+                session_id=session_id,
+                user_id=user_id,
+            )
+        else:
+            audit.emit(
+                audit.session_revoked,
+                "session_revoked",
+                session_id=session_id,
+                user_id=user_id,
+                reason=str(reason),
+            )
+    return count
 
 
 def rotate_refresh_token(raw_refresh: str) -> TokenPair:
@@ -148,6 +169,7 @@ def rotate_refresh_token(raw_refresh: str) -> TokenPair:
         _revoke({"pk": session.pk}, RevocationReason.REUSE, now)
         raise RefreshTokenReused()
     session.current_jti = new_jti
+    audit.emit(audit.token_refreshed, "token_refreshed", session=session)
     return _mint(session.user, session)
 
 

@@ -42,6 +42,7 @@ from sso_api.serializers import (
     StartRequestSerializer,
     TokenRequestSerializer,
 )
+from sso_api.throttling import SSORateThrottle
 from sso_api.tokens import TokenPair
 
 
@@ -169,6 +170,9 @@ def token_pair_payload(pair: TokenPair) -> dict[str, Any]:
 class StartView(SSOView):
     """Begin a sign-in: answers Microsoft's authorization URL (or redirects to it)."""
 
+    throttle_classes = (SSORateThrottle,)
+    throttle_scope = "sso_start"
+
     parser_classes = (JSONParser, FormParser)
 
     @extend_schema(**schema.START_GET)
@@ -264,6 +268,8 @@ class TokenView(SSOView):
     """Trade the one-time ``sso_code`` and the PKCE verifier for our tokens."""
 
     parser_classes = (JSONParser,)
+    throttle_classes = (SSORateThrottle,)
+    throttle_scope = "sso_token"
 
     @extend_schema(**schema.TOKEN)
     def post(self, request: Request) -> Response:
@@ -282,6 +288,8 @@ class RefreshView(SSOView):
     """Rotate a refresh token (from the body, or from the cookie in cookie mode)."""
 
     parser_classes = (JSONParser,)
+    throttle_classes = (SSORateThrottle,)
+    throttle_scope = "sso_refresh"
 
     @extend_schema(**schema.REFRESH)
     def post(self, request: Request) -> Response:

@@ -106,7 +106,7 @@ def test_no_token_code_or_secret_reaches_the_logs(
         for record in caplog.records
         if record.name.split(".")[0] in {"sso_api", "msal", "django", "rest_framework"}
     )
-    assert "sign-in failed" in server_log
+    assert "event=sign_in_refused" in server_log
     secrets_seen = [
         started["state"],
         answer.params["code"],

@@ -1,0 +1,30 @@
+"""Opt-in rate limits for the public endpoints, per DRF throttle scope.
+
+The scopes are ``sso_start``, ``sso_token`` and ``sso_refresh``. A scope is limited only
+when the project gives it a rate; nothing is limited by default::
+
+    REST_FRAMEWORK = {
+        "DEFAULT_THROTTLE_RATES": {"sso_start": "30/min", "sso_token": "30/min",
+                                   "sso_refresh": "60/min"},
+    }
+
+A limited request gets ``429`` with ``Retry-After`` and ``{"code": "throttled"}``.
+Clients are told apart by address as DRF does (see its ``NUM_PROXIES`` setting when the API
+is behind a proxy).
+"""
+
+from __future__ import annotations
+
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
+
+
+class SSORateThrottle(ScopedRateThrottle):
+    """DRF's scoped throttle, except that a scope without a configured rate is unlimited."""
+
+    def get_rate(self) -> str | None:
+        # Read on every request (DRF's class attribute is fixed at import), so settings
+        # changed at run time or in tests apply.
+        rates = api_settings.DEFAULT_THROTTLE_RATES
+        rate = rates.get(self.scope) if self.scope else None
+        return str(rate) if rate else None

@@ -1,0 +1,72 @@
+"""Opt-in rate limits per scope: 429 with Retry-After, nothing limited by default."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+
+from sso_api.testing.client import Pkce, SignInDriver
+
+pytestmark = pytest.mark.django_db
+
+
+def another_address() -> str:
+    # Each test limits its own address: throttle history lives in the shared cache.
+    return f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+
+
+def start_from(browser: SignInDriver, address: str) -> Any:
+    body = {"next": "/", "code_challenge": Pkce.new().challenge, "code_challenge_method": "S256"}
+    return browser.client.post(
+        "/api/sso/start/", body, content_type="application/json", REMOTE_ADDR=address
+    )
+
+
+@pytest.fixture
+def rates(sso: Any) -> Any:
+    sso.REST_FRAMEWORK = {
+        **sso.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            "sso_start": "3/min",
+            "sso_token": "2/min",
+            "sso_refresh": "2/min",
+        },
+    }
+    return sso
+
+
+def test_start_is_limited_per_client_address_when_a_rate_is_set(
+    browser: SignInDriver, rates: Any
+) -> None:
+    address = another_address()
+    answers = [start_from(browser, address) for _ in range(4)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert answers[-1].json()["code"] == "throttled"
+    assert int(answers[-1]["Retry-After"]) > 0
+    assert start_from(browser, another_address()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/api/sso/token/", {"sso_code": "x" * 43}), ("/api/sso/token/refresh/", {"refresh": "x"})],
+)
+def test_token_and_refresh_are_limited_when_a_rate_is_set(
+    browser: SignInDriver, rates: Any, path: str, body: dict[str, str]
+) -> None:
+    address = another_address()
+    statuses = [
+        browser.client.post(
+            path, body, content_type="application/json", REMOTE_ADDR=address
+        ).status_code
+        for _ in range(3)
+    ]
+    assert statuses[-1] == 429
+    assert 429 not in statuses[:2]
+
+
+def test_nothing_is_limited_by_default(browser: SignInDriver) -> None:
+    address = another_address()
+    assert all(start_from(browser, address).status_code == 200 for _ in range(10))
