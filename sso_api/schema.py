@@ -227,8 +227,12 @@ _CALLBACK_RESPONSES = {
         response=None,
     )
 }
+# Query strings are bounded in practice (servers answer 414 beyond a few KB); saying so
+# keeps generated requests realistic.
+_BOUNDED_STRING = {"type": "string", "maxLength": 2048}
+
 _AUTHORIZATION_RESPONSE_PARAMETERS = [
-    OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=text)
+    OpenApiParameter(name, _BOUNDED_STRING, OpenApiParameter.QUERY, description=text)
     for name, text in (
         ("code", "Microsoft's authorization code."),
         ("state", "The flow's state."),
@@ -392,10 +396,10 @@ FRONT_CHANNEL_LOGOUT: dict[str, Any] = {
     ),
     "parameters": [
         OpenApiParameter(
-            "sid", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Microsoft's session id."
+            "sid", _BOUNDED_STRING, OpenApiParameter.QUERY, description="Microsoft's session id."
         ),
         OpenApiParameter(
-            "iss", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Issuer (ignored)."
+            "iss", _BOUNDED_STRING, OpenApiParameter.QUERY, description="Issuer (ignored)."
         ),
     ],
     "responses": {(200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Done.")},

@@ -31,7 +31,7 @@ class StartRequestSerializer(serializers.Serializer[Any]):
         allow_blank=True,
         # Longer than validate_next_url's own limit, so an over-long next gets the same
         # invalid_next_url code as every other refused next.
-        max_length=8192,
+        max_length=4096,
         help_text=(
             "Where the browser lands after sign-in: a path on this host or a URL under "
             "MICROSOFT_SSO_ALLOWED_REDIRECT_URLS. Defaults to MICROSOFT_SSO_NEXT_URL."
