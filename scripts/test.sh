@@ -26,10 +26,16 @@ run_leg() {
     "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
 }
 
-# The browser tests (tests/e2e) run the demo's own processes, so one leg is enough.
-run_leg "Django 6 / SQLite + database cache, with the browser tests" .venv tests
-SSO_TEST_BACKEND=production run_leg "Django 6 / PostgreSQL + Redis" .venv tests --ignore=tests/e2e
-run_leg "Django 5.2 / SQLite + database cache" .venv-django52 tests --ignore=tests/e2e
-SSO_TEST_BACKEND=production run_leg "Django 5.2 / PostgreSQL + Redis" .venv-django52 tests --ignore=tests/e2e
+# Tests that start their own processes run in one leg each: the browser tests (tests/e2e,
+# the demo's processes) and the multi-server tests (tests/production, several API servers
+# on PostgreSQL and Redis).
+run_leg "Django 6 / SQLite + database cache, with the browser tests" .venv tests \
+    --ignore=tests/production
+SSO_TEST_BACKEND=production run_leg "Django 6 / PostgreSQL + Redis, with several servers" .venv \
+    tests --ignore=tests/e2e
+run_leg "Django 5.2 / SQLite + database cache" .venv-django52 tests \
+    --ignore=tests/e2e --ignore=tests/production
+SSO_TEST_BACKEND=production run_leg "Django 5.2 / PostgreSQL + Redis" .venv-django52 tests \
+    --ignore=tests/e2e --ignore=tests/production
 
 log "All checks and tests passed."
