@@ -15,17 +15,17 @@ DATABASES = {
         "NAME": os.environ["SSO_SERVER_DATABASE"],
     }
 }
-CACHES: dict[str, dict[str, Any]]
-if os.environ.get("SSO_SERVER_CACHE") == "locmem":
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ.get("SSO_SERVER_REDIS_URL", "redis://127.0.0.1:6379/0"),
-            "KEY_PREFIX": os.environ["SSO_SERVER_CACHE_PREFIX"],
-        }
-    }
+_PER_PROCESS_CACHE: dict[str, Any] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+_REDIS_CACHE: dict[str, Any] = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": os.environ.get("SSO_SERVER_REDIS_URL", "redis://127.0.0.1:6379/0"),
+    "KEY_PREFIX": os.environ["SSO_SERVER_CACHE_PREFIX"],
+}
+CACHES = {
+    "default": _PER_PROCESS_CACHE
+    if os.environ.get("SSO_SERVER_CACHE") == "locmem"
+    else _REDIS_CACHE
+}
 
 
 def _response_mode_from_header(request: Any) -> bool:
@@ -33,6 +33,6 @@ def _response_mode_from_header(request: Any) -> bool:
     return request is not None and request.headers.get("X-Test-Response-Mode") == "form_post"
 
 
-MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK = _response_mode_from_header
+MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK = _response_mode_from_header  # type: ignore[assignment]
 MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = ["https://spa.example.com"]
 MICROSOFT_SSO_LOGIN_FAILED_URL = "https://spa.example.com/failed"
