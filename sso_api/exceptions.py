@@ -40,6 +40,12 @@ class NotConfigured(SSOError):
     default_detail = "Sign-in with Microsoft is not configured on this server."
 
 
+class DatabaseUnavailable(SSOError):
+    code = "database_unavailable"
+    status_code = 503
+    default_detail = "The sign-in service is temporarily unavailable. Try again shortly."
+
+
 class CacheUnavailable(SSOError):
     code = "cache_unavailable"
     status_code = 503

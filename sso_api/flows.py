@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
@@ -39,6 +40,7 @@ from sso_api.exceptions import (
     AccessDenied,
     CodeChallengeRequired,
     CodeVerifierMismatch,
+    DatabaseUnavailable,
     InteractionRequired,
     InvalidCodeChallenge,
     InvalidHandoffCode,
@@ -257,6 +259,8 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str]) -> str:
     except Exception as exc:
         # Nothing a browser sends may produce a 500 here; unexpected errors are logged
         # with their traceback frames (no message text) and reported as server_error.
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            exc = DatabaseUnavailable(type(exc).__name__)
         _refused(exc, request)
         if not isinstance(exc, SSOError):
             logger.error(

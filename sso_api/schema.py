@@ -96,7 +96,21 @@ def _throttled(name: str) -> OpenApiResponse:
     )
 
 
-_UNAVAILABLE = (errors.NotConfigured, errors.ProviderUnavailable, errors.CacheUnavailable)
+_UNAVAILABLE = (
+    errors.NotConfigured,
+    errors.ProviderUnavailable,
+    errors.CacheUnavailable,
+    errors.DatabaseUnavailable,
+)
+
+
+def _storage_down(name: str) -> OpenApiResponse:
+    return _error(
+        name,
+        "The cache or the database cannot be reached; retry later.",
+        errors.CacheUnavailable,
+        errors.DatabaseUnavailable,
+    )
 
 _TOKENS_EXAMPLE = {
     "access": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIn0.c2ln",
@@ -203,6 +217,7 @@ _CALLBACK_RESPONSES = {
                             errors.SSODisabled,
                             errors.NotConfigured,
                             errors.CacheUnavailable,
+                            errors.DatabaseUnavailable,
                             errors.InvalidState,
                             errors.ResponseModeMismatch,
                             errors.AccessDenied,
@@ -302,7 +317,7 @@ TOKEN: dict[str, Any] = {
         ),
         415: _error("TokenError415", "The body must be JSON.", "unsupported_media_type"),
         429: _throttled("TokenError429"),
-        503: _error("TokenError503", "The cache cannot be reached.", errors.CacheUnavailable),
+        503: _storage_down("TokenError503"),
     },
     "auth": [],
 }
@@ -341,6 +356,7 @@ REFRESH: dict[str, Any] = {
         ),
         415: _error("RefreshError415", "The body must be JSON.", "unsupported_media_type"),
         429: _throttled("RefreshError429"),
+        503: _storage_down("RefreshError503"),
     },
     "auth": [],
 }
@@ -382,6 +398,7 @@ LOGOUT: dict[str, Any] = {
             errors.SSODisabled,
         ),
         415: _error("LogoutError415", "The body must be JSON.", "unsupported_media_type"),
+        503: _storage_down("LogoutError503"),
     },
     "auth": [],
 }
@@ -425,5 +442,6 @@ ME: dict[str, Any] = {
             errors.UserNotFound,
             errors.UserInactive,
         ),
+        503: _storage_down("MeError503"),
     },
 }

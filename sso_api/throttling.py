@@ -15,12 +15,26 @@ is behind a proxy).
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
+logger = logging.getLogger("sso_api")
+
 
 class SSORateThrottle(ScopedRateThrottle):
-    """DRF's scoped throttle, except that a scope without a configured rate is unlimited."""
+    """DRF's scoped throttle, except that a scope without a configured rate is unlimited,
+    and that an unreachable cache lets requests through (the endpoints then answer
+    ``cache_unavailable`` themselves where they need the cache)."""
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        try:
+            return bool(super().allow_request(request, view))
+        except Exception as exc:  # each cache backend raises its own connection errors
+            logger.error("throttle cache unavailable: %s", type(exc).__name__)
+            return True
 
     def get_rate(self) -> str | None:
         # Read on every request (DRF's class attribute is fixed at import), so settings

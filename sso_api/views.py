@@ -7,11 +7,13 @@ negotiation and exception handler.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponseRedirect
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf_exceptions
@@ -35,7 +37,12 @@ from sso_api.cookies import (
     set_refresh_cookies,
     uses_refresh_cookie,
 )
-from sso_api.exceptions import InvalidRefreshToken, InvalidRequest, SSOError
+from sso_api.exceptions import (
+    DatabaseUnavailable,
+    InvalidRefreshToken,
+    InvalidRequest,
+    SSOError,
+)
 from sso_api.models import MicrosoftIdentity
 from sso_api.serializers import (
     RefreshRequestSerializer,
@@ -44,6 +51,8 @@ from sso_api.serializers import (
 )
 from sso_api.throttling import SSORateThrottle
 from sso_api.tokens import TokenPair
+
+logger = logging.getLogger("sso_api")
 
 
 class _JSONOnlyNegotiation(BaseContentNegotiation):
@@ -103,6 +112,10 @@ class SSOView(APIView):
     throttle_classes: Sequence[type[BaseThrottle]] = ()
 
     def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            # The database is down or unreachable: a stable code, not a traceback.
+            logger.error("database unavailable: %s", type(exc).__name__)
+            exc = DatabaseUnavailable()
         if isinstance(exc, InvalidRequest):
             body = error_body(exc.code, exc.detail, exc.fields)
             return Response(body, status=exc.status_code)

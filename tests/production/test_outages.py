@@ -1,0 +1,299 @@
+"""Redis and PostgreSQL going away mid-flow: stable codes, nothing half-written, recovery.
+
+Each test starts its own server on a spare port (the binaries are installed) and stops it
+itself, so a failed test never leaves the machine's shared services broken.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+
+from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeTenant
+from sso_api.testing.client import Pkce, SignInDriver
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+class OwnRedis:
+    """A private redis-server on a spare port that a test may stop and start."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        _wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def own_redis() -> Iterator[OwnRedis]:
+    redis = OwnRedis()
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+def _start(browser: SignInDriver, pkce: Pkce) -> Any:
+    return browser.start(pkce=pkce, next="/app/")
+
+
+@pytest.mark.django_db
+def test_redis_down_mid_flow_answers_503_then_sign_in_works_again(
+    browser: SignInDriver, sso: Any, own_redis: OwnRedis, sso_make_user: Any
+) -> None:
+    sso.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{own_redis.port}/0",
+        }
+    }
+    user = sso_make_user()
+    pkce = Pkce.new()
+    started = _start(browser, pkce)
+    answer = browser.platform.authorize(started.json()["authorization_url"], user=user)
+
+    own_redis.stop()
+
+    assert _start(browser, Pkce.new()).json()["code"] == "cache_unavailable"
+    assert _start(browser, Pkce.new()).status_code == 503
+    callback = browser.deliver(answer)
+    assert parse_qs(urlsplit(callback["Location"]).query)["sso_error"] == ["cache_unavailable"]
+    redeem = browser.redeem("c" * 43, pkce.verifier)
+    assert (redeem.status_code, redeem.json()["code"]) == (503, "cache_unavailable")
+    assert not get_user_model().objects.exists()
+
+    own_redis.start()  # empty: the flow that was in flight is gone, new ones work
+
+    assert browser.deliver(answer)["Location"].startswith("/login-failed/?")
+    assert browser.signed_in(user)["user"]["object_id"] == user.object_id
+
+
+class OwnPostgres:
+    """A private PostgreSQL cluster in a temporary directory, on a spare port."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="sso-pg-"))
+        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+        if not binaries:
+            raise RuntimeError("PostgreSQL server binaries are not installed")
+        self.bin = binaries[-1]
+        self._as_postgres = os.geteuid() == 0
+        if self._as_postgres:
+            shutil.chown(self.directory, user="postgres")
+        self._run(
+            [
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.directory / "data"),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+            ]
+        )
+
+    def _run(self, command: list[str]) -> None:
+        if self._as_postgres:  # PostgreSQL refuses to run as root
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        self._run(
+            [
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.directory / "data"),
+                "-w",
+                "-o",
+                f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1",
+                "start",
+                "-l",
+                str(self.directory / "log"),
+            ]
+        )
+
+    def stop(self) -> None:
+        self._run(
+            [
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.directory / "data"),
+                "-w",
+                "-m",
+                "fast",
+                "stop",
+            ]
+        )
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    postgres = OwnPostgres()
+    postgres.start()
+    try:
+        yield postgres
+    finally:
+        try:
+            postgres.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped by the test
+        postgres.remove()
+
+
+def test_postgres_unreachable_answers_503_and_recovers(
+    own_postgres: OwnPostgres,
+    sso_identity_platform: FakeIdentityPlatform,
+    sso_tenant: FakeTenant,
+    sso_make_user: Any,
+) -> None:
+    with psycopg.connect(
+        host="127.0.0.1",
+        port=own_postgres.port,
+        user="postgres",
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        admin.execute('CREATE DATABASE "sso"')
+    api_port = _free_port()
+    app: FakeApp = sso_identity_platform.register_app(
+        redirect_uris=[f"http://127.0.0.1:{api_port}/api/sso/callback/"]
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MICROSOFT_SSO_")},
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'example'}",
+        "DJANGO_SETTINGS_MODULE": "tests.production.server_settings",
+        "SSO_SERVER_DATABASE": "sso",
+        "SSO_SERVER_PGPORT": str(own_postgres.port),
+        "SSO_SERVER_CACHE_PREFIX": f"sso-outage-{api_port}",
+        "MICROSOFT_SSO_APPLICATION_ID": app.client_id,
+        "MICROSOFT_SSO_CLIENT_SECRET": app.client_secret,
+        "MICROSOFT_SSO_TENANT_ID": sso_tenant.tenant_id,
+        "MICROSOFT_SSO_AUTHORITY": sso_identity_platform.authority(sso_tenant),
+        "MICROSOFT_SSO_CA_BUNDLE": sso_identity_platform.ca_bundle,
+        "MICROSOFT_SSO_ALLOWABLE_DOMAINS": "*",
+    }
+    manage = [sys.executable, str(ROOT / "example" / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
+    server = subprocess.Popen(
+        [*manage, "runserver", f"127.0.0.1:{api_port}", "--noreload", "--skip-checks"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{api_port}"
+    try:
+        _wait_for_port(api_port)
+        user = sso_make_user()
+
+        def sign_in() -> requests.Response:
+            pkce = Pkce.new()
+            started = requests.post(
+                api + "/api/sso/start/",
+                json={
+                    "next": "https://spa.example.com/",
+                    "code_challenge": pkce.challenge,
+                    "code_challenge_method": "S256",
+                },
+                timeout=10,
+            )
+            answer = sso_identity_platform.authorize(started.json()["authorization_url"], user=user)
+            back = requests.get(
+                api + urlsplit(answer.redirect_uri).path,
+                params=answer.params,
+                allow_redirects=False,
+                timeout=10,
+            )
+            query = parse_qs(urlsplit(back.headers["Location"]).query)
+            if "sso_code" not in query:
+                return back
+            return requests.post(
+                api + "/api/sso/token/",
+                json={"sso_code": query["sso_code"][0], "code_verifier": pkce.verifier},
+                timeout=10,
+            )
+
+        tokens = sign_in().json()
+        own_postgres.stop()
+
+        refreshed = requests.post(
+            api + "/api/sso/token/refresh/", json={"refresh": tokens["refresh"]}, timeout=10
+        )
+        assert (refreshed.status_code, refreshed.json()["code"]) == (503, "database_unavailable")
+        me = requests.get(
+            api + "/api/sso/me/",
+            headers={"Authorization": f"Bearer {tokens['access']}"},
+            timeout=10,
+        )
+        assert (me.status_code, me.json()["code"]) == (503, "database_unavailable")
+        failed = sign_in()
+        assert failed.status_code == 302
+        assert "sso_error=database_unavailable" in failed.headers["Location"]
+        assert "Traceback" not in refreshed.text + me.text
+
+        own_postgres.start()
+
+        assert sign_in().status_code == 200
+        again = requests.post(
+            api + "/api/sso/token/refresh/", json={"refresh": tokens["refresh"]}, timeout=10
+        )
+        assert again.status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
