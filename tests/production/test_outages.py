@@ -6,6 +6,7 @@ itself, so a failed test never leaves the machine's shared services broken.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -55,7 +56,7 @@ class OwnRedis:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                "redis-server",
+                shutil.which("redis-server") or "/usr/bin/redis-server",
                 "--port",
                 str(self.port),
                 "--bind",
@@ -190,10 +191,8 @@ def own_postgres() -> Iterator[OwnPostgres]:
     try:
         yield postgres
     finally:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # stopped by the test
             postgres.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped by the test
         postgres.remove()
 
 
