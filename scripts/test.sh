@@ -12,9 +12,9 @@ ensure_chromium
 build_spa
 
 log "ruff"
-.venv/bin/ruff check sso_api tests example scripts
+.venv/bin/ruff check sso_api tests example scripts benchmarks
 log "mypy"
-.venv/bin/mypy sso_api tests example/run_demo.py scripts/settings_reference.py
+.venv/bin/mypy sso_api tests example/run_demo.py scripts/settings_reference.py benchmarks
 log "mkdocs: the documentation site, strict"
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
 log "vitest: the example SPA's client module"
