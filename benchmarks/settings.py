@@ -1,13 +1,14 @@
 """The example project on PostgreSQL and Redis, plus a bare DRF endpoint for comparison."""
 
 import os
+from typing import Any
 
 from example_project.settings import *  # noqa: F403
 
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1"]
 ROOT_URLCONF = "benchmarks.urls"
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
         "HOST": "127.0.0.1",
