@@ -8,13 +8,13 @@ from example_project.settings import *  # noqa: F403
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1"]
 ROOT_URLCONF = "benchmarks.urls"
-DATABASES: dict[str, dict[str, Any]] = {
+DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
         "HOST": "127.0.0.1",
         "USER": "postgres",
         "NAME": os.environ["SSO_BENCH_DATABASE"],
-        "CONN_MAX_AGE": 60,
+        "CONN_MAX_AGE": 60,  # type: ignore[dict-item]
     }
 }
 CACHES = {
