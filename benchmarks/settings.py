@@ -1,7 +1,6 @@
 """The example project on PostgreSQL and Redis, plus a bare DRF endpoint for comparison."""
 
 import os
-from typing import Any
 
 from example_project.settings import *  # noqa: F403
 
