@@ -8,9 +8,10 @@ code, a secret or a library's exception text.
 ==========================  ==================================================================
 signal                      keyword arguments
 ==========================  ==================================================================
-``sign_in_succeeded``       ``user``, ``identity``, ``created`` (bool), ``request``
+``sign_in_succeeded``       ``user``, ``identity``, ``created`` (bool), ``tenant_id``,
+                            ``request``
 ``sign_in_refused``         ``code`` (the stable error code), ``reason`` (for people),
-                            ``tenant_id`` and ``object_id`` when known, ``request``
+                            ``causes`` (class names of chained exceptions), ``request``
 ``user_created``            ``user``, ``identity``
 ``token_refreshed``         ``session`` (a :class:`~sso_api.models.RefreshSession`)
 ``session_revoked``         ``session_id``, ``user_id``, ``reason`` (``logout``,

@@ -16,6 +16,7 @@ sso.W004   like W001, in query mode: flows and sso_codes live in the cache in bo
 sso.W005   the flow cache culls entries at MAX_ENTRIES (300 by default): a flood of /start/
            calls would evict other users' pending sign-ins
 sso.E007   ``MICROSOFT_SSO_LOGOUT_REDIRECT_PATH`` is a URL outside the redirect allow-list
+sso.E008   ``MICROSOFT_SSO_NEXT_URL`` or ``_LOGIN_FAILED_URL`` is no path and no allowed URL
 =========  ===========================================================================
 
 Settings given as callables (resolved per request) are not type-checked here.
@@ -168,6 +169,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
                     )
                 )
     messages.extend(_check_logout_redirect())
+    messages.extend(_check_browser_destinations())
     samesite = _configured("REFRESH_COOKIE_SAMESITE")
     if isinstance(samesite, str) and samesite not in ("Strict", "Lax", "None"):
         messages.append(
@@ -223,3 +225,28 @@ def _check_logout_redirect() -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def _check_browser_destinations() -> list[CheckMessage]:
+    """NEXT_URL and LOGIN_FAILED_URL must be where a browser can be sent (not URL names)."""
+    from sso_api.conf import sso_settings
+    from sso_api.exceptions import InvalidNextURL
+    from sso_api.redirects import validate_next_url
+
+    messages: list[CheckMessage] = []
+    for name in ("NEXT_URL", "LOGIN_FAILED_URL"):
+        target = _configured(name)
+        if not isinstance(target, str):
+            continue
+        try:
+            validate_next_url(target, sso_settings())
+        except InvalidNextURL:
+            messages.append(
+                Error(
+                    f"MICROSOFT_SSO_{name} {target!r} is neither a path on this host nor a URL "
+                    "under MICROSOFT_SSO_ALLOWED_REDIRECT_URLS.",
+                    hint="Give a path such as '/' or an allowed URL; URL names are not resolved.",
+                    id="sso.E008",
+                )
+            )
+    return messages

@@ -112,6 +112,7 @@ def _storage_down(name: str) -> OpenApiResponse:
         errors.DatabaseUnavailable,
     )
 
+
 _TOKENS_EXAMPLE = {
     "access": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIn0.c2ln",
     "refresh": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoic3NvX3JlZnJlc2gifQ.c2ln",

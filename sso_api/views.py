@@ -116,6 +116,16 @@ class SSOView(APIView):
             # The database is down or unreachable: a stable code, not a traceback.
             logger.error("database unavailable: %s", type(exc).__name__)
             exc = DatabaseUnavailable()
+        if isinstance(exc, SSOError) and exc.status_code >= 500:
+            # Operators need to see outages: the code, our reason and the cause's class.
+            causes = [type(exc.__cause__).__name__] if exc.__cause__ else []
+            logger.warning(
+                "%s failed: code=%s reason=%s causes=%s",
+                self.request.path,
+                exc.code,
+                exc.reason,
+                causes,
+            )
         if isinstance(exc, InvalidRequest):
             body = error_body(exc.code, exc.detail, exc.fields)
             return Response(body, status=exc.status_code)

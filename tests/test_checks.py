@@ -147,3 +147,10 @@ def test_e007_logout_redirect_must_be_an_allowed_url() -> None:
         MICROSOFT_SSO_ALLOWED_REDIRECT_URLS=["https://spa.example.com"],
     )
     assert "sso.E007" not in check_ids(MICROSOFT_SSO_LOGOUT_REDIRECT_PATH="/bye/")
+
+
+@pytest.mark.parametrize("name", ["MICROSOFT_SSO_NEXT_URL", "MICROSOFT_SSO_LOGIN_FAILED_URL"])
+def test_e008_browser_destinations_must_be_paths_or_allowed_urls(name: str) -> None:
+    assert "sso.E008" in check_ids(**{name: "admin:index"})
+    assert "sso.E008" in check_ids(**{name: "https://evil.example/"})
+    assert "sso.E008" not in check_ids(**{name: "/welcome/"})

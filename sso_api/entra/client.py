@@ -21,7 +21,6 @@ What this module guarantees about msal:
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 import warnings
 from collections.abc import MutableMapping
@@ -43,8 +42,6 @@ from sso_api.exceptions import (
     ProviderUnavailable,
     TokenExchangeFailed,
 )
-
-logger = logging.getLogger("sso_api.entra")
 
 # msal warns on every query-mode flow. Query mode is a supported, documented choice here
 # (MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK selects form_post), so the warning is noise.

@@ -142,7 +142,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 @pytest.fixture(scope="session")
 def query_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    yield from _start_demo(tmp_path_factory.mktemp("demo-query"), "query")
+    """The demo in query mode, with access tokens that outlive a slow test."""
+    yield from _start_demo(
+        tmp_path_factory.mktemp("demo-query"), "query", "--access-token-seconds=300"
+    )
 
 
 @pytest.fixture(scope="session")
