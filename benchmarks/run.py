@@ -34,6 +34,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -112,6 +114,10 @@ class Api:
                 "gthread",
                 "--threads",
                 "4",
+                # Longer than any pause of the load, so the server never closes a kept-alive
+                # connection just as the client reuses it.
+                "--keep-alive",
+                "75",
                 "--log-level",
                 "warning",
             ],
@@ -181,10 +187,18 @@ def sign_in(
     return time.perf_counter() - started_at, dict(tokens.json())
 
 
+def _session() -> requests.Session:
+    session = requests.Session()
+    # A connection the server reset before reading the request is safe to retry.
+    retry = Retry(total=2, connect=2, read=0, status=0, other=0, allowed_methods=None)
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    return session
+
+
 def run_sign_ins(
     api: Api, count: int, concurrency: int, users: list[str], ca: str
 ) -> dict[str, float]:
-    sessions = [requests.Session() for _ in range(concurrency)]
+    sessions = [_session() for _ in range(concurrency)]
 
     def one(index: int) -> float:
         return sign_in(api, sessions[index % concurrency], users[index % len(users)], ca)[0]
