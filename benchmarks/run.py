@@ -282,7 +282,7 @@ def main() -> int:
     api = Api(port=api_port, env=env)
     users, ca = idp["users"], idp["ca_bundle"]
     results: dict[str, Any] = {
-        "machine": f"{host.machine()}, {os.cpu_count()} cores, {host.python_version()}, "
+        "machine": f"{host.machine()}, {os.cpu_count()} cores, Python {host.python_version()}, "
         f"{host.platform()}",
     }
     try:

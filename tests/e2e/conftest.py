@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SPA_DIST = ROOT / "frontend_example" / "dist"
@@ -40,12 +41,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ACCESS_TOKEN_SECONDS = 4
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -87,7 +82,7 @@ def _start_demo(state_dir: Path, response_mode: str, *extra_args: str) -> Iterat
         raise RuntimeError(
             "frontend_example/dist is missing: run ./scripts/test.sh, which builds it"
         )
-    api_port, spa_port, platform_port = _free_port(), _free_port(), _free_port()
+    api_port, spa_port, platform_port = free_port(), free_port(), free_port()
     log = (state_dir / "demo.log").open("wb")
     process = subprocess.Popen(
         [

@@ -9,11 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,31 +23,16 @@ from django.contrib.auth import get_user_model
 
 from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeTenant
 from sso_api.testing.client import Pkce, SignInDriver
+from tests.processes import api_servers, free_port, server_env, sign_in_over_http, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 class OwnRedis:
     """A private redis-server on a spare port that a test may stop and start."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -68,7 +50,7 @@ class OwnRedis:
             ],
             stdout=subprocess.DEVNULL,
         )
-        _wait_for_port(self.port)
+        wait_for_port(self.port)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -126,7 +108,7 @@ class OwnPostgres:
     """A private PostgreSQL cluster in a temporary directory, on a spare port."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="sso-pg-"))
         binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
         if not binaries:
@@ -210,62 +192,24 @@ def test_postgres_unreachable_answers_503_and_recovers(
         autocommit=True,
     ) as admin:
         admin.execute('CREATE DATABASE "sso"')
-    api_port = _free_port()
+    api_port = free_port()
     app: FakeApp = sso_identity_platform.register_app(
         redirect_uris=[f"http://127.0.0.1:{api_port}/api/sso/callback/"]
     )
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MICROSOFT_SSO_")},
-        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'example'}",
-        "DJANGO_SETTINGS_MODULE": "tests.production.server_settings",
-        "SSO_SERVER_DATABASE": "sso",
-        "SSO_SERVER_PGPORT": str(own_postgres.port),
-        "SSO_SERVER_CACHE_PREFIX": f"sso-outage-{api_port}",
-        "MICROSOFT_SSO_APPLICATION_ID": app.client_id,
-        "MICROSOFT_SSO_CLIENT_SECRET": app.client_secret,
-        "MICROSOFT_SSO_TENANT_ID": sso_tenant.tenant_id,
-        "MICROSOFT_SSO_AUTHORITY": sso_identity_platform.authority(sso_tenant),
-        "MICROSOFT_SSO_CA_BUNDLE": sso_identity_platform.ca_bundle,
-        "MICROSOFT_SSO_ALLOWABLE_DOMAINS": "*",
-    }
-    manage = [sys.executable, str(ROOT / "example" / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
-    server = subprocess.Popen(
-        [*manage, "runserver", f"127.0.0.1:{api_port}", "--noreload", "--skip-checks"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    env = server_env(
+        platform=sso_identity_platform,
+        app=app,
+        tenant=sso_tenant,
+        database="sso",
+        SSO_SERVER_PGPORT=str(own_postgres.port),
+        SSO_SERVER_CACHE_PREFIX=f"sso-outage-{api_port}",
     )
-    api = f"http://127.0.0.1:{api_port}"
-    try:
-        _wait_for_port(api_port)
-        user = sso_make_user()
+    user = sso_make_user()
+    with api_servers(env, [api_port]) as (api,):
 
         def sign_in() -> requests.Response:
-            pkce = Pkce.new()
-            started = requests.post(
-                api + "/api/sso/start/",
-                json={
-                    "next": "https://spa.example.com/",
-                    "code_challenge": pkce.challenge,
-                    "code_challenge_method": "S256",
-                },
-                timeout=10,
-            )
-            answer = sso_identity_platform.authorize(started.json()["authorization_url"], user=user)
-            back = requests.get(
-                api + urlsplit(answer.redirect_uri).path,
-                params=answer.params,
-                allow_redirects=False,
-                timeout=10,
-            )
-            query = parse_qs(urlsplit(back.headers["Location"]).query)
-            if "sso_code" not in query:
-                return back
-            return requests.post(
-                api + "/api/sso/token/",
-                json={"sso_code": query["sso_code"][0], "code_verifier": pkce.verifier},
-                timeout=10,
+            return sign_in_over_http(
+                sso_identity_platform, user.object_id, start=api, callback=api, token=api
             )
 
         tokens = sign_in().json()
@@ -293,6 +237,3 @@ def test_postgres_unreachable_answers_503_and_recovers(
             api + "/api/sso/token/refresh/", json={"refresh": tokens["refresh"]}, timeout=10
         )
         assert again.status_code == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
