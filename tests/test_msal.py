@@ -154,3 +154,28 @@ def test_without_the_ca_bundle_the_fake_platform_is_not_trusted(
     sso.MICROSOFT_SSO_CA_BUNDLE = None
     response = browser.start(next="/")
     assert response.json()["code"] == "provider_unavailable"
+
+
+def test_a_token_endpoint_that_refuses_connections_is_an_outage(
+    sso: Any, tmp_path: Any
+) -> None:
+    # A platform of its own, so that it can be stopped between /start/ and the callback.
+    platform = FakeIdentityPlatform(certificate_dir=tmp_path)
+    platform.start()
+    tenant = platform.add_tenant(name="Gone", domain="gone.example")
+    user = platform.add_user(tenant, name="Gone User", email="user@gone.example")
+    app = platform.register_app(redirect_uris=["http://testserver/api/sso/callback/"])
+    sso.MICROSOFT_SSO_APPLICATION_ID = app.client_id
+    sso.MICROSOFT_SSO_CLIENT_SECRET = app.client_secret
+    sso.MICROSOFT_SSO_TENANT_ID = tenant.tenant_id
+    sso.MICROSOFT_SSO_AUTHORITY = platform.authority(tenant)
+    sso.MICROSOFT_SSO_CA_BUNDLE = platform.ca_bundle
+    browser = SignInDriver(platform)
+    started = browser.start(next="/app/").json()
+    answer = platform.authorize(started["authorization_url"], user=user)
+
+    platform.stop()
+    response = browser.deliver(answer)
+
+    assert "sso_error=provider_unavailable" in response["Location"]
+    assert not get_user_model().objects.exists()
