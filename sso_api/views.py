@@ -114,8 +114,7 @@ class SSOView(APIView):
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, (OperationalError, InterfaceError)):
             # The database is down or unreachable: a stable code, not a traceback.
-            logger.error("database unavailable: %s", type(exc).__name__)
-            exc = DatabaseUnavailable()
+            exc = DatabaseUnavailable(f"database error {type(exc).__name__}")
         if isinstance(exc, SSOError) and exc.status_code >= 500:
             # Operators need to see outages: the code, our reason and the cause's class.
             causes = [type(exc.__cause__).__name__] if exc.__cause__ else []
