@@ -42,6 +42,10 @@ from sso_api.exceptions import (
 from sso_api.models import MicrosoftIdentity, RefreshSession, RevocationReason
 
 FAMILY_CLAIM = "sso_fam"
+# The Microsoft identity the family was issued for, copied into every access token so
+# that /me/ needs no query to name it.
+TENANT_CLAIM = "sso_tid"
+OBJECT_CLAIM = "sso_oid"
 
 
 class SSORefreshToken(RefreshToken):
@@ -69,6 +73,8 @@ def _mint(user: AbstractBaseUser, session: RefreshSession) -> TokenPair:
     refresh = SSORefreshToken.for_user(user)
     refresh[jwt_settings.JTI_CLAIM] = session.current_jti
     refresh[FAMILY_CLAIM] = str(session.id)
+    refresh[TENANT_CLAIM] = session.identity.tenant_id
+    refresh[OBJECT_CLAIM] = session.identity.object_id
     if refresh["exp"] > int(session.expires_at.timestamp()):
         refresh["exp"] = int(session.expires_at.timestamp())
     access = refresh.access_token
@@ -113,7 +119,7 @@ def _decode_refresh(raw_refresh: str) -> tuple[SSORefreshToken, str]:
 
 def _load_family(family_id: str) -> RefreshSession:
     try:
-        return RefreshSession.objects.select_related("user").get(pk=family_id)
+        return RefreshSession.objects.select_related("user", "identity").get(pk=family_id)
     except (RefreshSession.DoesNotExist, ValidationError, ValueError) as exc:
         raise InvalidRefreshToken("unknown refresh family") from exc
 

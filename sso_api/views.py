@@ -43,14 +43,13 @@ from sso_api.exceptions import (
     InvalidRequest,
     SSOError,
 )
-from sso_api.models import MicrosoftIdentity
 from sso_api.serializers import (
     RefreshRequestSerializer,
     StartRequestSerializer,
     TokenRequestSerializer,
 )
 from sso_api.throttling import SSORateThrottle
-from sso_api.tokens import TokenPair
+from sso_api.tokens import OBJECT_CLAIM, TENANT_CLAIM, TokenPair
 
 logger = logging.getLogger("sso_api")
 
@@ -168,15 +167,17 @@ class ValidatedRedirect(HttpResponseRedirect):
         self["Referrer-Policy"] = "no-referrer"
 
 
-def user_payload(user: AbstractBaseUser, identity: MicrosoftIdentity | None) -> dict[str, Any]:
+def user_payload(
+    user: AbstractBaseUser, tenant_id: str | None, object_id: str | None
+) -> dict[str, Any]:
     return {
         "id": str(user.pk),
         "username": user.get_username(),
         "email": getattr(user, "email", "") or "",
         "first_name": getattr(user, "first_name", "") or "",
         "last_name": getattr(user, "last_name", "") or "",
-        "tenant_id": identity.tenant_id if identity else None,
-        "object_id": identity.object_id if identity else None,
+        "tenant_id": tenant_id,
+        "object_id": object_id,
     }
 
 
@@ -299,7 +300,8 @@ class TokenView(SSOView):
         signed_in = flows.redeem_handoff_code(
             request, params["sso_code"], params.get("code_verifier")
         )
-        user = user_payload(signed_in.user, signed_in.identity)
+        identity = signed_in.identity
+        user = user_payload(signed_in.user, identity.tenant_id, identity.object_id)
         via_cookie = uses_refresh_cookie(request, sso_settings(request))
         return _tokens_response(
             request, signed_in.tokens, via_cookie=via_cookie, extra={"user": user}
@@ -377,4 +379,16 @@ class MeView(SSOView):
     def get(self, request: Request) -> Response:
         user = request.user
         assert isinstance(user, AbstractBaseUser)
-        return Response(user_payload(user, flows.user_identity(user)))
+        # JWTAuthentication puts the validated access token in request.auth.
+        claims: dict[str, Any] = getattr(request.auth, "payload", None) or {}
+        if claims.get(TENANT_CLAIM) and claims.get(OBJECT_CLAIM):
+            return Response(user_payload(user, claims[TENANT_CLAIM], claims[OBJECT_CLAIM]))
+        # An access token from elsewhere in the project (plain simplejwt): look it up.
+        identity = flows.user_identity(user)
+        return Response(
+            user_payload(
+                user,
+                identity.tenant_id if identity else None,
+                identity.object_id if identity else None,
+            )
+        )

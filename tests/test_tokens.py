@@ -220,3 +220,24 @@ def test_simplejwts_own_refresh_view_refuses_our_refresh_tokens(
     response = TokenRefreshView.as_view()(request)
 
     assert response.status_code == 401
+
+
+def test_me_answers_with_a_single_query(
+    browser: SignInDriver, ada: FakeUser, django_assert_num_queries: Any
+) -> None:
+    access = browser.signed_in(ada)["access"]
+    with django_assert_num_queries(1):  # the user; the identity is named in the token
+        me = browser.client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {access}")
+    assert me.json()["object_id"] == ada.object_id
+
+
+def test_me_names_the_identity_for_a_plain_simplejwt_token_too(
+    browser: SignInDriver, ada: FakeUser
+) -> None:
+    from django.contrib.auth import get_user_model
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    browser.signed_in(ada)
+    plain = AccessToken.for_user(get_user_model().objects.get())
+    me = browser.client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {plain}")
+    assert me.json()["object_id"] == ada.object_id
