@@ -33,7 +33,9 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from sso_api.conf import PREFIX, SPECS, SPECS_BY_NAME
+from sso_api.conf import PREFIX, SPECS, SPECS_BY_NAME, sso_settings
+from sso_api.exceptions import InvalidNextURL
+from sso_api.redirects import validate_next_url
 
 # Backends that delete a share of their entries once MAX_ENTRIES is reached.
 _CULLING_CACHES = ("DatabaseCache", "LocMemCache", "FileBasedCache")
@@ -205,48 +207,39 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
     return messages
 
 
-def _check_logout_redirect() -> list[CheckMessage]:
-    target = _configured("LOGOUT_REDIRECT_PATH")
-    if not isinstance(target, str) or "://" not in target:
-        return []
-    from sso_api.conf import sso_settings
-    from sso_api.exceptions import InvalidNextURL
-    from sso_api.redirects import validate_next_url
-
+def _is_allowed_destination(target: str) -> bool:
+    """Whether ``validate_next_url`` would let a browser be sent to ``target``."""
     try:
         validate_next_url(target, sso_settings())
     except InvalidNextURL:
-        return [
-            Error(
-                f"MICROSOFT_SSO_LOGOUT_REDIRECT_PATH {target!r} is not under "
-                "MICROSOFT_SSO_ALLOWED_REDIRECT_URLS.",
-                hint="/logout/ would answer logout_url null. List the URL's origin there.",
-                id="sso.E007",
-            )
-        ]
-    return []
+        return False
+    return True
+
+
+def _check_logout_redirect() -> list[CheckMessage]:
+    target = _configured("LOGOUT_REDIRECT_PATH")
+    # A path or URL name is made absolute on this host; only full URLs need the allow-list.
+    if not isinstance(target, str) or "://" not in target or _is_allowed_destination(target):
+        return []
+    return [
+        Error(
+            f"MICROSOFT_SSO_LOGOUT_REDIRECT_PATH {target!r} is not under "
+            "MICROSOFT_SSO_ALLOWED_REDIRECT_URLS.",
+            hint="/logout/ would answer logout_url null. List the URL's origin there.",
+            id="sso.E007",
+        )
+    ]
 
 
 def _check_browser_destinations() -> list[CheckMessage]:
     """NEXT_URL and LOGIN_FAILED_URL must be where a browser can be sent (not URL names)."""
-    from sso_api.conf import sso_settings
-    from sso_api.exceptions import InvalidNextURL
-    from sso_api.redirects import validate_next_url
-
-    messages: list[CheckMessage] = []
-    for name in ("NEXT_URL", "LOGIN_FAILED_URL"):
-        target = _configured(name)
-        if not isinstance(target, str):
-            continue
-        try:
-            validate_next_url(target, sso_settings())
-        except InvalidNextURL:
-            messages.append(
-                Error(
-                    f"MICROSOFT_SSO_{name} {target!r} is neither a path on this host nor a URL "
-                    "under MICROSOFT_SSO_ALLOWED_REDIRECT_URLS.",
-                    hint="Give a path such as '/' or an allowed URL; URL names are not resolved.",
-                    id="sso.E008",
-                )
-            )
-    return messages
+    return [
+        Error(
+            f"MICROSOFT_SSO_{name} {target!r} is neither a path on this host nor a URL "
+            "under MICROSOFT_SSO_ALLOWED_REDIRECT_URLS.",
+            hint="Give a path such as '/' or an allowed URL; URL names are not resolved.",
+            id="sso.E008",
+        )
+        for name in ("NEXT_URL", "LOGIN_FAILED_URL")
+        if isinstance(target := _configured(name), str) and not _is_allowed_destination(target)
+    ]

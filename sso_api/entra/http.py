@@ -46,9 +46,6 @@ class _CachedResponse:
         self.text = response.text
         self.headers = dict(response.headers)
 
-    def json(self) -> Any:
-        return json.loads(self.text)
-
     def raise_for_status(self) -> None:
         if self.status_code >= 400:
             raise requests.HTTPError(f"HTTP {self.status_code}")
