@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -30,6 +31,13 @@ from sso_api.serializers import (
     UserSerializer,
 )
 
+
+class _AccessTokenScheme(SimpleJWTScheme):  # type: ignore[no-untyped-call]
+    """/me/'s authentication is simplejwt's bearer scheme: the same ``jwtAuth``."""
+
+    target_class = "sso_api.views._AccessTokenAuthentication"
+
+
 # Errors raised by Django REST framework or simplejwt rather than by sso_api.
 _FRAMEWORK_ERRORS = {
     "parse_error": "The request body could not be parsed.",
@@ -39,6 +47,7 @@ _FRAMEWORK_ERRORS = {
     "token_not_valid": "Given token not valid for any token type",
     "bad_authorization_header": "Authorization header must contain two space-delimited values",
     "authentication_failed": "Incorrect authentication credentials.",
+    "password_changed": "The user's password has been changed.",
     "throttled": "Request was throttled. Expected available in 42 seconds.",
 }
 ErrorSource = type[errors.SSOError] | str
@@ -427,6 +436,13 @@ FRONT_CHANNEL_LOGOUT: dict[str, Any] = {
 ME: dict[str, Any] = {
     "operation_id": "sso_me",
     "summary": "The signed-in user",
+    "description": (
+        "The user as the access token names them: the profile it carries was read when it "
+        "was minted (the sign-in or the last refresh), so this makes no database query, and "
+        "a change to the user shows after the next refresh. An access token minted elsewhere "
+        "in the project is looked up as simplejwt does, and so is every token when "
+        "simplejwt's CHECK_REVOKE_TOKEN is on (password_changed)."
+    ),
     "responses": {
         200: OpenApiResponse(
             UserSerializer,
@@ -440,6 +456,7 @@ ME: dict[str, Any] = {
             "token_not_valid",
             "bad_authorization_header",
             "authentication_failed",
+            "password_changed",
             errors.UserNotFound,
             errors.UserInactive,
         ),

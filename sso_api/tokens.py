@@ -1,7 +1,9 @@
 """Our own JWTs, on top of djangorestframework-simplejwt.
 
 Access tokens are plain simplejwt access tokens, so ``JWTAuthentication`` accepts them
-anywhere in the project. Refresh tokens are simplejwt refresh tokens that also name their
+anywhere in the project. They also carry the Microsoft identity (``sso_tid``, ``sso_oid``)
+and the user's profile as of minting (``sso_user``), which is all ``/me/`` shows. Refresh
+tokens are simplejwt refresh tokens that also name their
 family (a :class:`~sso_api.models.RefreshSession`) in the ``sso_fam`` claim. Around them:
 
 * **rotation**: each refresh returns a new pair and the old refresh token dies;
@@ -46,6 +48,27 @@ FAMILY_CLAIM = "sso_fam"
 # that /me/ needs no query to name it.
 TENANT_CLAIM = "sso_tid"
 OBJECT_CLAIM = "sso_oid"
+# The user as /me/ shows them, copied into every access token at minting (sign-in and each
+# refresh) so that /me/ needs no query at all.
+USER_CLAIM = "sso_user"
+
+
+_PROFILE_FIELDS = ("username", "email", "first_name", "last_name")
+
+
+def user_profile(user: AbstractBaseUser) -> dict[str, str]:
+    """The user fields /me/ shows, as strings (custom user models may lack some)."""
+    return {
+        "username": user.get_username(),
+        **{name: str(getattr(user, name, "") or "") for name in _PROFILE_FIELDS[1:]},
+    }
+
+
+def profile_from_claim(claim: Any) -> dict[str, str] | None:
+    """The profile an access token of ours carries, or None when it carries none."""
+    if not isinstance(claim, dict):
+        return None
+    return {name: str(claim.get(name) or "") for name in _PROFILE_FIELDS}
 
 
 class SSORefreshToken(RefreshToken):
@@ -78,6 +101,8 @@ def _mint(user: AbstractBaseUser, session: RefreshSession) -> TokenPair:
     if refresh["exp"] > int(session.expires_at.timestamp()):
         refresh["exp"] = int(session.expires_at.timestamp())
     access = refresh.access_token
+    # Only the access token: the refresh token is read by nothing that needs a profile.
+    access[USER_CLAIM] = user_profile(user)
     return TokenPair(
         access=str(access),
         refresh=str(refresh),

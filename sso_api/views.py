@@ -28,6 +28,8 @@ from rest_framework.serializers import Serializer
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import Token
 
 from sso_api import flows, schema
 from sso_api.conf import sso_settings
@@ -49,7 +51,14 @@ from sso_api.serializers import (
     TokenRequestSerializer,
 )
 from sso_api.throttling import SSORateThrottle
-from sso_api.tokens import OBJECT_CLAIM, TENANT_CLAIM, TokenPair
+from sso_api.tokens import (
+    OBJECT_CLAIM,
+    TENANT_CLAIM,
+    USER_CLAIM,
+    TokenPair,
+    profile_from_claim,
+    user_profile,
+)
 
 logger = logging.getLogger("sso_api")
 
@@ -172,10 +181,7 @@ def user_payload(
 ) -> dict[str, Any]:
     return {
         "id": str(user.pk),
-        "username": user.get_username(),
-        "email": getattr(user, "email", "") or "",
-        "first_name": getattr(user, "first_name", "") or "",
-        "last_name": getattr(user, "last_name", "") or "",
+        **user_profile(user),
         "tenant_id": tenant_id,
         "object_id": object_id,
     }
@@ -369,26 +375,48 @@ class FrontChannelLogoutView(SSOView):
         return response
 
 
-class MeView(SSOView):
-    """The signed-in user, for a bearer access token."""
+class _AccessTokenAuthentication(JWTAuthentication):
+    """simplejwt's bearer authentication, with no query for an access token of ours.
 
-    authentication_classes = (JWTAuthentication,)
+    Our access tokens carry the profile /me/ shows (``sso_user``), signed when they were
+    minted, so the user is the token itself (simplejwt's ``TokenUser``). Any other access
+    token is looked up as simplejwt always does, and so is every token when
+    ``CHECK_REVOKE_TOKEN`` is on: that check needs the stored password hash.
+    """
+
+    def get_user(self, validated_token: Token) -> Any:
+        ours = profile_from_claim(validated_token.get(USER_CLAIM)) is not None
+        if ours and not jwt_settings.CHECK_REVOKE_TOKEN:
+            return jwt_settings.TOKEN_USER_CLASS(validated_token)
+        return super().get_user(validated_token)
+
+
+class MeView(SSOView):
+    """The signed-in user, for a bearer access token.
+
+    For our own access tokens this is the user as of the token's minting (the sign-in or
+    the last refresh), without a query: a change to the user shows after the next refresh,
+    and a deactivated user's access token answers here until it expires (refresh refuses
+    them at once).
+    """
+
+    authentication_classes = (_AccessTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
 
     @extend_schema(**schema.ME)
     def get(self, request: Request) -> Response:
-        user = request.user
-        assert isinstance(user, AbstractBaseUser)
         # JWTAuthentication puts the validated access token in request.auth.
         claims: dict[str, Any] = getattr(request.auth, "payload", None) or {}
-        if claims.get(TENANT_CLAIM) and claims.get(OBJECT_CLAIM):
-            return Response(user_payload(user, claims[TENANT_CLAIM], claims[OBJECT_CLAIM]))
-        # An access token from elsewhere in the project (plain simplejwt): look it up.
-        identity = flows.user_identity(user)
-        return Response(
-            user_payload(
-                user,
-                identity.tenant_id if identity else None,
-                identity.object_id if identity else None,
-            )
-        )
+        user = request.user
+        tenant_id, object_id = claims.get(TENANT_CLAIM), claims.get(OBJECT_CLAIM)
+        if not isinstance(user, AbstractBaseUser):
+            # A TokenUser: the token is one of ours and says everything.
+            profile = profile_from_claim(claims.get(USER_CLAIM)) or {}
+            body = {"id": str(user.pk), **profile, "tenant_id": tenant_id, "object_id": object_id}
+            return Response(body)
+        if not (tenant_id and object_id):
+            # An access token from elsewhere in the project (plain simplejwt): look it up.
+            identity = flows.user_identity(user)
+            tenant_id = identity.tenant_id if identity else None
+            object_id = identity.object_id if identity else None
+        return Response(user_payload(user, tenant_id, object_id))

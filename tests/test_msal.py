@@ -156,9 +156,7 @@ def test_without_the_ca_bundle_the_fake_platform_is_not_trusted(
     assert response.json()["code"] == "provider_unavailable"
 
 
-def test_a_token_endpoint_that_refuses_connections_is_an_outage(
-    sso: Any, tmp_path: Any
-) -> None:
+def test_a_token_endpoint_that_refuses_connections_is_an_outage(sso: Any, tmp_path: Any) -> None:
     # A platform of its own, so that it can be stopped between /start/ and the callback.
     platform = FakeIdentityPlatform(certificate_dir=tmp_path)
     platform.start()

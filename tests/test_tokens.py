@@ -222,13 +222,73 @@ def test_simplejwts_own_refresh_view_refuses_our_refresh_tokens(
     assert response.status_code == 401
 
 
-def test_me_answers_with_a_single_query(
+def me(client: Client, access: str) -> Any:
+    return client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {access}")
+
+
+def test_me_answers_from_our_access_token_without_a_query(
     browser: SignInDriver, ada: FakeUser, django_assert_num_queries: Any
 ) -> None:
     access = browser.signed_in(ada)["access"]
-    with django_assert_num_queries(1):  # the user; the identity is named in the token
-        me = browser.client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {access}")
-    assert me.json()["object_id"] == ada.object_id
+    with django_assert_num_queries(0):
+        body = me(browser.client, access).json()
+    assert body["object_id"] == ada.object_id
+    assert body["email"] == ada.email
+    assert body["username"] == ada.email
+
+
+def test_me_shows_a_changed_user_after_the_next_refresh(
+    browser: SignInDriver, ada: FakeUser
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    tokens = browser.signed_in(ada)
+    get_user_model().objects.update(first_name="Augusta")
+
+    assert me(browser.client, tokens["access"]).json()["first_name"] == ada.given_name
+    rotated = refresh(browser.client, tokens["refresh"]).json()
+    assert me(browser.client, rotated["access"]).json()["first_name"] == "Augusta"
+
+
+def test_a_profile_claim_cannot_be_edited_without_the_signing_key(
+    browser: SignInDriver, ada: FakeUser
+) -> None:
+    import base64
+    import json
+
+    header, payload, signature = browser.signed_in(ada)["access"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sso_user"]["username"] = "admin"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+
+    response = me(browser.client, f"{header}.{forged}.{signature}")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+
+
+def test_me_looks_the_user_up_when_simplejwt_checks_for_password_changes(
+    browser: SignInDriver, ada: FakeUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CHECK_REVOKE_TOKEN compares a hash of the stored password, so the token alone
+    # cannot answer: the user is read, and a changed password ends the token.
+    from django.contrib.auth import get_user_model
+
+    # Set on the settings object simplejwt's modules imported: on setting_changed
+    # simplejwt builds a new one, which modules already loaded never see.
+    monkeypatch.setattr(
+        "rest_framework_simplejwt.authentication.api_settings.CHECK_REVOKE_TOKEN", True
+    )
+    access = browser.signed_in(ada)["access"]
+    assert me(browser.client, access).status_code == 200
+    user = get_user_model().objects.get()
+    user.set_password("a new password")
+    user.save()
+
+    response = me(browser.client, access)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "password_changed"
 
 
 def test_me_names_the_identity_for_a_plain_simplejwt_token_too(

@@ -618,6 +618,7 @@ describe("describeError", () => {
     "code_challenge_required",
     "invalid_code_challenge",
     "invalid_request",
+    "password_changed",
   ];
   const fallback = describeError("no_such_code");
 

@@ -124,6 +124,7 @@ const SESSION_GONE = new Set([
   "session_expired",
   "token_not_valid",
   "not_authenticated",
+  "password_changed",
 ]);
 /** 48 random bytes give a 64-character verifier (RFC 7636 allows 43 to 128). */
 const VERIFIER_BYTES = 48;
@@ -578,6 +579,7 @@ const MESSAGES: Record<string, string> = {
   // This module's own codes and the API's authentication errors.
   token_not_valid: "Your session has expired. Please sign in again.",
   not_authenticated: "You are not signed in.",
+  password_changed: "Your password was changed. Please sign in again.",
   network_error:
     "The sign-in service could not be reached. Check your connection and try again.",
   invalid_response: "The sign-in service gave an unexpected answer. Please try again.",
