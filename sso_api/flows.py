@@ -145,7 +145,7 @@ def start_sign_in(
     client = entra_client(conf)
     state = secrets.token_urlsafe(_RANDOM_BYTES)
     response_mode = conf.response_mode
-    msal_flow = client.initiate(
+    authorization = client.initiate(
         scopes=conf.scopes,
         redirect_uri=build_callback_uri(request, conf),
         state=state,
@@ -159,14 +159,14 @@ def start_sign_in(
         FLOW_PREFIX,
         state,
         {
-            "msal_flow": msal_flow,
+            "msal_flow": authorization.flow,
             "next": next_url,
             "response_mode": response_mode,
             "code_challenge": challenge,
         },
         lifetime,
     )
-    return StartedSignIn(authorization_url=msal_flow["auth_uri"], state=state, expires_in=lifetime)
+    return StartedSignIn(authorization_url=authorization.url, state=state, expires_in=lifetime)
 
 
 def _refusal_from_microsoft(error: str) -> SSOError:

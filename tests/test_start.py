@@ -56,6 +56,16 @@ def test_the_flow_is_stored_under_a_hash_of_the_state_with_the_flow_lifetime(
     assert stored["next"] == "/"
 
 
+def test_a_stored_flow_keeps_what_the_callback_needs_and_not_the_url(
+    browser: SignInDriver,
+) -> None:
+    # The authorization URL is half of a flow's size; every pending sign-in pays for it.
+    body = browser.start(next="/").json()
+    stored = cache.get(FLOW_PREFIX + hashlib.sha256(body["state"].encode()).hexdigest())
+    assert "auth_uri" not in stored["msal_flow"]
+    assert {"state", "redirect_uri", "code_verifier", "nonce"} <= set(stored["msal_flow"])
+
+
 def test_start_accepts_get_with_a_query_string(browser: SignInDriver) -> None:
     pkce = Pkce.new()
     response = browser.client.get(

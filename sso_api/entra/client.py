@@ -108,6 +108,15 @@ def _nonce_sent_by_msal(flow_nonce: str) -> str:
     return hashlib.sha256(flow_nonce.encode("ascii")).hexdigest()
 
 
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """Where to send the browser, and what :meth:`EntraClient.redeem` needs afterwards."""
+
+    url: str
+    #: msal's flow, holding secrets (``code_verifier``, ``nonce``): keep it server-side.
+    flow: dict[str, Any]
+
+
 class EntraClient:
     """The identity platform as one configuration sees it. Thread-safe; share it."""
 
@@ -166,12 +175,9 @@ class EntraClient:
         prompt: str | None = None,
         login_hint: str | None = None,
         domain_hint: str | None = None,
-    ) -> dict[str, Any]:
-        """Start an authorization code flow with PKCE and nonce; returns msal's flow dict.
-
-        The dict holds secrets (``code_verifier``, ``nonce``): store it server-side only.
-        """
-        return dict(
+    ) -> AuthorizationRequest:
+        """Start an authorization code flow with PKCE and nonce."""
+        flow = dict(
             self.msal_app().initiate_auth_code_flow(
                 scopes,
                 redirect_uri=redirect_uri,
@@ -182,6 +188,9 @@ class EntraClient:
                 response_mode=response_mode,
             )
         )
+        # The URL is for the browser; redeeming needs the rest only. Stored without it,
+        # a pending flow takes half the room in the cache.
+        return AuthorizationRequest(url=flow.pop("auth_uri"), flow=flow)
 
     def redeem(
         self, flow: dict[str, Any], auth_response: dict[str, str], scopes: list[str]
