@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -220,7 +221,7 @@ def run_sign_ins(
 def wrk_rps(
     url: str, *, seconds: int, script: str | None = None, header: str | None = None
 ) -> float:
-    command = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", url]
+    command = ["wrk", "-t1", "-c8", f"-d{seconds}s", "--latency", url]
     if script:
         command[1:1] = ["-s", script]
     if header:
@@ -236,6 +237,45 @@ START_SCRIPT = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"next": "/", "code_challenge": "%s", "code_challenge_method": "S256"}'
 """
+
+
+def measure_throughput(api: Api, access_token: str, seconds: int, rounds: int) -> dict[str, Any]:
+    """Requests per second of /start/, /me/ and the two reference endpoints.
+
+    The endpoints are measured back to back in each round and every ratio is taken within
+    its round, so a slow stretch of the shared machine weighs on both sides of it; the
+    median round's ratio is reported, with the lowest and highest.
+    """
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(START_SCRIPT % Pkce.new().challenge)
+    endpoints: dict[str, Callable[[], float]] = {
+        "bare_drf": lambda: wrk_rps(api.url + "/bench/bare/", seconds=seconds),
+        "one_cache_write": lambda: wrk_rps(api.url + "/bench/one-cache-write/", seconds=seconds),
+        "one_redis_set": lambda: wrk_rps(api.url + "/bench/one-redis-set/", seconds=seconds),
+        "start": lambda: wrk_rps(api.url + "/api/sso/start/", seconds=seconds, script=script.name),
+        "me": lambda: wrk_rps(
+            api.url + "/api/sso/me/",
+            seconds=seconds,
+            header=f"Authorization: Bearer {access_token}",
+        ),
+    }
+    try:
+        measured = [{name: run() for name, run in endpoints.items()} for _ in range(rounds)]
+    finally:
+        os.unlink(script.name)
+    ratios = {}
+    for name in ("start", "me", "one_cache_write", "one_redis_set"):
+        per_round = sorted(row[name] / row["bare_drf"] for row in measured)
+        ratios[name] = {
+            "median": statistics.median(per_round),
+            "low": per_round[0],
+            "high": per_round[-1],
+        }
+    return {
+        "rps": {name: statistics.median(row[name] for row in measured) for name in endpoints},
+        "ratios": ratios,
+        "rounds": rounds,
+    }
 
 
 def main() -> int:
@@ -299,19 +339,9 @@ def main() -> int:
             results[f"sign_ins_{workers}_workers"] = measured
             if workers == 1:
                 _, tokens = sign_in(api, requests.Session(), users[0], ca)
-                bare = wrk_rps(api.url + "/bench/bare/", seconds=wrk_seconds)
-                me = wrk_rps(
-                    api.url + "/api/sso/me/",
-                    seconds=wrk_seconds,
-                    header=f"Authorization: Bearer {tokens['access']}",
+                results["throughput"] = measure_throughput(
+                    api, tokens["access"], wrk_seconds, rounds=1 if arguments.quick else 3
                 )
-                with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-                    script.write(START_SCRIPT % Pkce.new().challenge)
-                start = wrk_rps(
-                    api.url + "/api/sso/start/", seconds=wrk_seconds, script=script.name
-                )
-                results["throughput_rps"] = {"bare_drf": bare, "me": me, "start": start}
-                results["ratios"] = {"start_vs_bare": start / bare, "me_vs_bare": me / bare}
             api.stop()
 
         api.start(1)
@@ -375,7 +405,14 @@ def _fill_users(db: psycopg.Connection[Any], total: int) -> None:
 
 def _report(results: dict[str, Any], workers: int) -> str:
     one, many = results["sign_ins_1_workers"], results[f"sign_ins_{workers}_workers"]
-    ratios, rps, memory = results["ratios"], results["throughput_rps"], results["memory_kib"]
+    throughput, memory = results["throughput"], results["memory_kib"]
+    ratios, rps = throughput["ratios"], throughput["rps"]
+
+    def ratio(name: str) -> str:
+        low, median, high = (ratios[name][key] for key in ("low", "median", "high"))
+        spread = f", rounds {low:.2f}-{high:.2f}" if throughput["rounds"] > 1 else ""
+        return f"{median:.2f} ({rps[name]:.0f} vs {rps['bare_drf']:.0f} req/s{spread})"
+
     sizes = results["latency_by_user_count"]
     small, large = (sizes[key] for key in sorted(sizes))
     lines = [
@@ -389,10 +426,12 @@ def _report(results: dict[str, Any], workers: int) -> str:
         f"(p50 {many['p50_ms']:.0f} ms, p99 {many['p99_ms']:.0f} ms) | |",
         f"| Calls to the identity platform per sign-in (steady state) | "
         f"{one['outbound_calls_per_sign_in']:.2f} ({one['outbound_breakdown']}) | exactly 1 |",
-        f"| `/start/` throughput vs a bare DRF endpoint | {ratios['start_vs_bare']:.2f} "
-        f"({rps['start']:.0f} vs {rps['bare_drf']:.0f} req/s) | >= 0.80 |",
-        f"| Bearer `/me/` throughput vs a bare DRF endpoint | {ratios['me_vs_bare']:.2f} "
-        f"({rps['me']:.0f} vs {rps['bare_drf']:.0f} req/s) | >= 0.85 |",
+        f"| `/start/` throughput vs a bare DRF endpoint | {ratio('start')} | >= 0.80 |",
+        f"| The bare endpoint plus one flow-sized write to the flow cache, vs the bare "
+        f"endpoint: the most `/start/` can reach | {ratio('one_cache_write')} | |",
+        f"| The same write as one redis-py SET, bypassing Django's cache layer | "
+        f"{ratio('one_redis_set')} | |",
+        f"| Bearer `/me/` throughput vs a bare DRF endpoint | {ratio('me')} | >= 0.85 |",
         f"| Worker memory growth over {memory['sign_ins']} sign-ins | "
         f"{memory['growth'] / 1024:.1f} MB ({memory['before'] / 1024:.0f} -> "
         f"{memory['after'] / 1024:.0f} MB) | < 5 MB |",
