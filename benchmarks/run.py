@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
+import redis
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -43,6 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 from sso_api.testing.browser import drive_authorization  # noqa: E402
 from sso_api.testing.client import Pkce  # noqa: E402
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _free_port() -> int:
@@ -227,6 +230,9 @@ def wrk_rps(
     if header:
         command[1:1] = ["-H", header]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx or 3xx responses" in output:
+        # Errors are not throughput: an expired token or a failing endpoint spoils the run.
+        raise RuntimeError(f"{url} answered with errors:\n{output}")
     for line in output.splitlines():
         if line.startswith("Requests/sec:"):
             return float(line.split()[1])
@@ -240,11 +246,13 @@ wrk.body = '{"next": "/", "code_challenge": "%s", "code_challenge_method": "S256
 
 
 def measure_throughput(api: Api, access_token: str, seconds: int, rounds: int) -> dict[str, Any]:
-    """Requests per second of /start/, /me/ and the two reference endpoints.
+    """Requests per second of /start/, /me/ and the reference endpoints, with ratios.
 
-    The endpoints are measured back to back in each round and every ratio is taken within
-    its round, so a slow stretch of the shared machine weighs on both sides of it; the
-    median round's ratio is reported, with the lowest and highest.
+    Each round measures every endpoint for ``seconds``, back to back, starting one
+    endpoint later than the round before, and every ratio is taken within its round: a
+    slow stretch of the shared machine then weighs on both sides of it. For each ratio
+    the median round is reported (with its own requests per second), and the lowest and
+    highest ratio of all rounds.
     """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(START_SCRIPT % Pkce.new().challenge)
@@ -259,23 +267,26 @@ def measure_throughput(api: Api, access_token: str, seconds: int, rounds: int) -
             header=f"Authorization: Bearer {access_token}",
         ),
     }
+    names = list(endpoints)
+    measured: list[dict[str, float]] = []
     try:
-        measured = [{name: run() for name, run in endpoints.items()} for _ in range(rounds)]
+        for round_number in range(rounds):
+            order = names[round_number % len(names) :] + names[: round_number % len(names)]
+            measured.append({name: endpoints[name]() for name in order})
     finally:
         os.unlink(script.name)
     ratios = {}
-    for name in ("start", "me", "one_cache_write", "one_redis_set"):
-        per_round = sorted(row[name] / row["bare_drf"] for row in measured)
+    for name in names[1:]:
+        by_ratio = sorted(measured, key=lambda row: row[name] / row["bare_drf"])
+        median_round = by_ratio[(len(by_ratio) - 1) // 2]
         ratios[name] = {
-            "median": statistics.median(per_round),
-            "low": per_round[0],
-            "high": per_round[-1],
+            "median": median_round[name] / median_round["bare_drf"],
+            "low": by_ratio[0][name] / by_ratio[0]["bare_drf"],
+            "high": by_ratio[-1][name] / by_ratio[-1]["bare_drf"],
+            "rps": median_round[name],
+            "bare_rps": median_round["bare_drf"],
         }
-    return {
-        "rps": {name: statistics.median(row[name] for row in measured) for name in endpoints},
-        "ratios": ratios,
-        "rounds": rounds,
-    }
+    return {"ratios": ratios, "rounds": rounds}
 
 
 def main() -> int:
@@ -307,6 +318,9 @@ def main() -> int:
         "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
         "SSO_BENCH_DATABASE": database,
         "SSO_BENCH_CACHE_PREFIX": f"sso-bench-{secrets.token_hex(4)}",
+        "SSO_BENCH_REDIS_URL": REDIS_URL,
+        # Longer than the whole throughput phase, which uses one access token throughout.
+        "SSO_ACCESS_TOKEN_SECONDS": "3600",
         "MICROSOFT_SSO_APPLICATION_ID": idp["client_id"],
         "MICROSOFT_SSO_CLIENT_SECRET": idp["client_secret"],
         "MICROSOFT_SSO_TENANT_ID": idp["tenant_id"],
@@ -372,11 +386,20 @@ def main() -> int:
         platform_process.join(timeout=10)
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.close()
+        _delete_keys(env["SSO_BENCH_CACHE_PREFIX"])
 
     print(_report(results, arguments.workers))
     if arguments.json:
         arguments.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     return 0
+
+
+def _delete_keys(prefix: str) -> None:
+    """Remove what the run left in Redis: pending flows and the reference writes."""
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
 
 
 def _fill_users(db: psycopg.Connection[Any], total: int) -> None:
@@ -406,12 +429,16 @@ def _fill_users(db: psycopg.Connection[Any], total: int) -> None:
 def _report(results: dict[str, Any], workers: int) -> str:
     one, many = results["sign_ins_1_workers"], results[f"sign_ins_{workers}_workers"]
     throughput, memory = results["throughput"], results["memory_kib"]
-    ratios, rps = throughput["ratios"], throughput["rps"]
 
     def ratio(name: str) -> str:
-        low, median, high = (ratios[name][key] for key in ("low", "median", "high"))
-        spread = f", rounds {low:.2f}-{high:.2f}" if throughput["rounds"] > 1 else ""
-        return f"{median:.2f} ({rps[name]:.0f} vs {rps['bare_drf']:.0f} req/s{spread})"
+        measured = throughput["ratios"][name]
+        spread = ""
+        if throughput["rounds"] > 1:
+            spread = f", rounds {measured['low']:.2f}-{measured['high']:.2f}"
+        return (
+            f"{measured['median']:.2f} ({measured['rps']:.0f} vs {measured['bare_rps']:.0f} "
+            f"req/s{spread})"
+        )
 
     sizes = results["latency_by_user_count"]
     small, large = (sizes[key] for key in sorted(sizes))

@@ -19,7 +19,7 @@ DATABASES = {
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:6379/0",
+        "LOCATION": os.environ["SSO_BENCH_REDIS_URL"],
         "KEY_PREFIX": os.environ["SSO_BENCH_CACHE_PREFIX"],
     }
 }

@@ -53,22 +53,26 @@ OBJECT_CLAIM = "sso_oid"
 USER_CLAIM = "sso_user"
 
 
-_PROFILE_FIELDS = ("username", "email", "first_name", "last_name")
+_PROFILE_FIELDS = ("id", "username", "email", "first_name", "last_name")
 
 
 def user_profile(user: AbstractBaseUser) -> dict[str, str]:
-    """The user fields /me/ shows, as strings (custom user models may lack some)."""
+    """The user fields /me/ shows, as strings (custom user models may lack some).
+
+    ``id`` is the primary key, whatever simplejwt's ``USER_ID_FIELD`` names.
+    """
     return {
+        "id": str(user.pk),
         "username": user.get_username(),
-        **{name: str(getattr(user, name, "") or "") for name in _PROFILE_FIELDS[1:]},
+        **{name: str(getattr(user, name, "") or "") for name in _PROFILE_FIELDS[2:]},
     }
 
 
 def profile_from_claim(claim: Any) -> dict[str, str] | None:
     """The profile an access token of ours carries, or None when it carries none."""
-    if not isinstance(claim, dict):
+    if not (isinstance(claim, dict) and set(_PROFILE_FIELDS) <= set(claim)):
         return None
-    return {name: str(claim.get(name) or "") for name in _PROFILE_FIELDS}
+    return {name: str(claim[name] or "") for name in _PROFILE_FIELDS}
 
 
 class SSORefreshToken(RefreshToken):

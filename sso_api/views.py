@@ -28,6 +28,7 @@ from rest_framework.serializers import Serializer
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.models import TokenUser
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 
@@ -179,12 +180,7 @@ class ValidatedRedirect(HttpResponseRedirect):
 def user_payload(
     user: AbstractBaseUser, tenant_id: str | None, object_id: str | None
 ) -> dict[str, Any]:
-    return {
-        "id": str(user.pk),
-        **user_profile(user),
-        "tenant_id": tenant_id,
-        "object_id": object_id,
-    }
+    return {**user_profile(user), "tenant_id": tenant_id, "object_id": object_id}
 
 
 def token_pair_payload(pair: TokenPair) -> dict[str, Any]:
@@ -375,19 +371,23 @@ class FrontChannelLogoutView(SSOView):
         return response
 
 
+class _TokenProfileUser(TokenUser):
+    """The user of an access token of ours: its signed profile, read without a query."""
+
+
 class _AccessTokenAuthentication(JWTAuthentication):
     """simplejwt's bearer authentication, with no query for an access token of ours.
 
     Our access tokens carry the profile /me/ shows (``sso_user``), signed when they were
-    minted, so the user is the token itself (simplejwt's ``TokenUser``). Any other access
-    token is looked up as simplejwt always does, and so is every token when
-    ``CHECK_REVOKE_TOKEN`` is on: that check needs the stored password hash.
+    minted, so the user is the token itself. Any other access token is looked up as
+    simplejwt always does, and so is every token when ``CHECK_REVOKE_TOKEN`` is on: that
+    check needs the stored password hash.
     """
 
     def get_user(self, validated_token: Token) -> Any:
         ours = profile_from_claim(validated_token.get(USER_CLAIM)) is not None
         if ours and not jwt_settings.CHECK_REVOKE_TOKEN:
-            return jwt_settings.TOKEN_USER_CLASS(validated_token)
+            return _TokenProfileUser(validated_token)
         return super().get_user(validated_token)
 
 
@@ -409,11 +409,10 @@ class MeView(SSOView):
         claims: dict[str, Any] = getattr(request.auth, "payload", None) or {}
         user = request.user
         tenant_id, object_id = claims.get(TENANT_CLAIM), claims.get(OBJECT_CLAIM)
-        if not isinstance(user, AbstractBaseUser):
-            # A TokenUser: the token is one of ours and says everything.
-            profile = profile_from_claim(claims.get(USER_CLAIM)) or {}
-            body = {"id": str(user.pk), **profile, "tenant_id": tenant_id, "object_id": object_id}
-            return Response(body)
+        if isinstance(user, _TokenProfileUser):
+            profile = profile_from_claim(claims[USER_CLAIM]) or {}
+            return Response({**profile, "tenant_id": tenant_id, "object_id": object_id})
+        assert isinstance(user, AbstractBaseUser)
         if not (tenant_id and object_id):
             # An access token from elsewhere in the project (plain simplejwt): look it up.
             identity = flows.user_identity(user)

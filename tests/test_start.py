@@ -63,7 +63,7 @@ def test_a_stored_flow_keeps_what_the_callback_needs_and_not_the_url(
     body = browser.start(next="/").json()
     stored = cache.get(FLOW_PREFIX + hashlib.sha256(body["state"].encode()).hexdigest())
     assert "auth_uri" not in stored["msal_flow"]
-    assert {"state", "redirect_uri", "code_verifier", "nonce"} <= set(stored["msal_flow"])
+    assert {"state", "redirect_uri", "scope", "code_verifier", "nonce"} <= set(stored["msal_flow"])
 
 
 def test_start_accepts_get_with_a_query_string(browser: SignInDriver) -> None:

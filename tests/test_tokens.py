@@ -291,6 +291,25 @@ def test_me_looks_the_user_up_when_simplejwt_checks_for_password_changes(
     assert response.json()["code"] == "password_changed"
 
 
+def test_me_from_the_token_says_what_me_from_the_database_says(
+    browser: SignInDriver, ada: FakeUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Even when simplejwt names users by another field than the primary key.
+    from django.contrib.auth import get_user_model
+
+    settings = "rest_framework_simplejwt.authentication.api_settings"
+    monkeypatch.setattr(f"{settings}.USER_ID_FIELD", "username")
+    with monkeypatch.context() as looked_up:
+        looked_up.setattr(f"{settings}.CHECK_REVOKE_TOKEN", True)
+        access = browser.signed_in(ada)["access"]
+        from_database = me(browser.client, access).json()
+
+    from_token = me(browser.client, access).json()
+
+    assert from_token == from_database
+    assert from_token["id"] == str(get_user_model().objects.get().pk)
+
+
 def test_me_names_the_identity_for_a_plain_simplejwt_token_too(
     browser: SignInDriver, ada: FakeUser
 ) -> None:
