@@ -2,9 +2,10 @@
 
 Access tokens are plain simplejwt access tokens, so ``JWTAuthentication`` accepts them
 anywhere in the project. They also carry the Microsoft identity (``sso_tid``, ``sso_oid``)
-and the user's profile as of minting (``sso_user``), which is all ``/me/`` shows. Refresh
-tokens are simplejwt refresh tokens that also name their
-family (a :class:`~sso_api.models.RefreshSession`) in the ``sso_fam`` claim. Around them:
+and the user's profile as of minting (``sso_user``), which is all ``/me/`` shows.
+
+Refresh tokens are simplejwt refresh tokens that also name their family (a
+:class:`~sso_api.models.RefreshSession`) in the ``sso_fam`` claim. Around them:
 
 * **rotation**: each refresh returns a new pair and the old refresh token dies;
 * **reuse detection**: presenting a refresh token that was already rotated revokes the
@@ -61,10 +62,11 @@ def user_profile(user: AbstractBaseUser) -> dict[str, str]:
 
     ``id`` is the primary key, whatever simplejwt's ``USER_ID_FIELD`` names.
     """
+    optional = ("email", "first_name", "last_name")
     return {
         "id": str(user.pk),
         "username": user.get_username(),
-        **{name: str(getattr(user, name, "") or "") for name in _PROFILE_FIELDS[2:]},
+        **{name: str(getattr(user, name, "") or "") for name in optional},
     }
 
 
