@@ -374,6 +374,10 @@ class FrontChannelLogoutView(SSOView):
 class _TokenProfileUser(TokenUser):
     """The user of an access token of ours: its signed profile, read without a query."""
 
+    def __init__(self, token: Token, profile: dict[str, str]) -> None:
+        super().__init__(token)
+        self.profile = profile
+
 
 class _AccessTokenAuthentication(JWTAuthentication):
     """simplejwt's bearer authentication, with no query for an access token of ours.
@@ -385,9 +389,9 @@ class _AccessTokenAuthentication(JWTAuthentication):
     """
 
     def get_user(self, validated_token: Token) -> Any:
-        ours = profile_from_claim(validated_token.get(USER_CLAIM)) is not None
-        if ours and not jwt_settings.CHECK_REVOKE_TOKEN:
-            return _TokenProfileUser(validated_token)
+        profile = profile_from_claim(validated_token.get(USER_CLAIM))
+        if profile is not None and not jwt_settings.CHECK_REVOKE_TOKEN:
+            return _TokenProfileUser(validated_token, profile)
         return super().get_user(validated_token)
 
 
@@ -410,8 +414,7 @@ class MeView(SSOView):
         user = request.user
         tenant_id, object_id = claims.get(TENANT_CLAIM), claims.get(OBJECT_CLAIM)
         if isinstance(user, _TokenProfileUser):
-            profile = profile_from_claim(claims[USER_CLAIM]) or {}
-            return Response({**profile, "tenant_id": tenant_id, "object_id": object_id})
+            return Response({**user.profile, "tenant_id": tenant_id, "object_id": object_id})
         assert isinstance(user, AbstractBaseUser)
         if not (tenant_id and object_id):
             # An access token from elsewhere in the project (plain simplejwt): look it up.

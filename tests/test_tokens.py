@@ -30,6 +30,10 @@ def logout(client: Client, token: str) -> Any:
     return client.post("/api/sso/logout/", {"refresh": token}, content_type="application/json")
 
 
+def me(client: Client, access: str) -> Any:
+    return client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {access}")
+
+
 def test_refresh_rotates_and_the_old_token_dies(browser: SignInDriver, ada: FakeUser) -> None:
     first = browser.signed_in(ada)
 
@@ -39,8 +43,7 @@ def test_refresh_rotates_and_the_old_token_dies(browser: SignInDriver, ada: Fake
     body = rotated.json()
     assert set(body) == {"access", "refresh", "token_type", "expires_in"}
     assert body["refresh"] != first["refresh"]
-    me = browser.client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {body['access']}")
-    assert me.json()["object_id"] == ada.object_id
+    assert me(browser.client, body["access"]).json()["object_id"] == ada.object_id
     assert refresh(browser.client, body["refresh"]).status_code == 200
 
 
@@ -200,7 +203,7 @@ def test_me_requires_a_bearer_token(browser: SignInDriver) -> None:
     response = browser.client.get("/api/sso/me/")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
-    bad = browser.client.get("/api/sso/me/", HTTP_AUTHORIZATION="Bearer nonsense")
+    bad = me(browser.client, "nonsense")
     assert bad.status_code == 401
     assert bad.json()["code"] == "token_not_valid"
 
@@ -220,10 +223,6 @@ def test_simplejwts_own_refresh_view_refuses_our_refresh_tokens(
     response = TokenRefreshView.as_view()(request)
 
     assert response.status_code == 401
-
-
-def me(client: Client, access: str) -> Any:
-    return client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {access}")
 
 
 def test_me_answers_from_our_access_token_without_a_query(
@@ -318,5 +317,4 @@ def test_me_names_the_identity_for_a_plain_simplejwt_token_too(
 
     browser.signed_in(ada)
     plain = AccessToken.for_user(get_user_model().objects.get())
-    me = browser.client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {plain}")
-    assert me.json()["object_id"] == ada.object_id
+    assert me(browser.client, str(plain)).json()["object_id"] == ada.object_id
