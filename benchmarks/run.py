@@ -316,6 +316,7 @@ def main() -> int:
         **{k: v for k, v in os.environ.items() if not k.startswith("MICROSOFT_SSO_")},
         "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'example'}",
         "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "SSO_BENCH_DATABASE": database,
         "SSO_BENCH_CACHE_PREFIX": f"sso-bench-{secrets.token_hex(4)}",
         "SSO_BENCH_REDIS_URL": REDIS_URL,

@@ -11,6 +11,12 @@
 
 It prints the URL to open, writes ``demo.json`` (URLs, tenants, users, database path) into
 the state directory for tools and tests, and stops everything on Ctrl-C or SIGTERM.
+
+The API runs with ``DJANGO_DEBUG=1`` (runserver then serves Swagger UI's static files) but
+never with the example's published development key: Django's SECRET_KEY and the key that
+signs the API's tokens are random, made on the first start and kept in the state directory
+(``django-secret-key`` and ``jwt-signing-key``, readable by their owner only), so signed-in
+users stay signed in across restarts.
 """
 
 from __future__ import annotations
@@ -89,6 +95,30 @@ def _manage(env: dict[str, str], *args: str) -> None:
     )
 
 
+def _demo_secret(state_dir: Path, filename: str) -> str:
+    """The random secret kept in ``state_dir / filename``, made on first use.
+
+    A new secret is written to a file created with mode 0600 and then renamed into place,
+    so the secret is never readable by others, not even for a moment, and a start that is
+    interrupted leaves no half-written key behind. An existing file is reused (and
+    narrowed to 0600).
+    """
+    path = state_dir / filename
+    if path.is_file():
+        stored = path.read_text().strip()
+        if stored:
+            path.chmod(0o600)
+            return stored
+    secret = secrets.token_urlsafe(50)
+    unfinished = path.with_name(path.name + ".new")
+    unfinished.unlink(missing_ok=True)
+    descriptor = os.open(unfinished, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret + "\n")
+    os.replace(unfinished, path)
+    return secret
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--api-port", type=int, default=8000)
@@ -132,7 +162,16 @@ def main() -> int:
         "MICROSOFT_SSO_RESPONSE_MODE": arguments.response_mode,
         "MICROSOFT_SSO_LOGOUT_REDIRECT_PATH": spa_origin + "/",
         "MICROSOFT_SSO_REFRESH_COOKIE": "1",
+        # Debug for runserver's static files (Swagger UI, Redoc); the keys are this
+        # state directory's own, so nothing is signed with the published example key.
+        "DJANGO_DEBUG": "1",
+        "DJANGO_SECRET_KEY": _demo_secret(state_dir, "django-secret-key"),
+        "DJANGO_JWT_SIGNING_KEY": _demo_secret(state_dir, "jwt-signing-key"),
     }
+    # The demo signs with its HS256 key above; RS256 key files exported for another
+    # project would conflict with it (the settings refuse both at once).
+    for name in ("DJANGO_JWT_PRIVATE_KEY_FILE", "DJANGO_JWT_PUBLIC_KEY_FILE"):
+        env.pop(name, None)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

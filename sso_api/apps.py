@@ -10,5 +10,8 @@ class SSOApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registering the checks is the import's side effect.
-        from sso_api import checks  # noqa: F401
+        # Both imports register something as their side effect: the system checks, and
+        # drf-spectacular's description of AccessTokenAuthentication (simplejwt's bearer
+        # scheme), which must exist before any schema is generated, whichever view module
+        # the project happens to import first.
+        from sso_api import checks, schema  # noqa: F401

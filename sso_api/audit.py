@@ -5,6 +5,11 @@ whose records carry the event's fields both in the message (``key=value``) and a
 ``record.sso_event`` (a dict) for structured handlers. No event ever carries a token, a
 code, a secret or a library's exception text.
 
+Some values are chosen by whoever sends the request (Microsoft's ``error`` parameter
+reaches ``reason``). In the message every value that is not a plain token of letters,
+digits and ``_.:/@+-`` is written as a JSON string, so no value can add a key, a space or a
+line of its own: ``reason="error \"x event=forged\""`` stays one value.
+
 ==========================  ==================================================================
 signal                      keyword arguments
 ==========================  ==================================================================
@@ -23,12 +28,17 @@ signal                      keyword arguments
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Any
 
 from django.dispatch import Signal
 
 logger = logging.getLogger("sso_api.audit")
+
+# What may stand in a key=value line unquoted.
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
 
 sign_in_succeeded = Signal()
 sign_in_refused = Signal()
@@ -53,5 +63,13 @@ def emit(signal: Signal, event: str, *, level: int = logging.INFO, **fields: Any
             loggable[f"{name}_id"] = value.pk
         else:
             loggable[name] = value
-    text = " ".join(f"{name}={value}" for name, value in loggable.items())
+    text = " ".join(f"{name}={_log_value(value)}" for name, value in loggable.items())
     logger.log(level, "event=%s %s", event, text, extra={"sso_event": {"event": event, **loggable}})
+
+
+def _log_value(value: Any) -> str:
+    """``value`` as one token of a ``key=value`` line (see the module docstring)."""
+    if isinstance(value, (list, tuple)):
+        return json.dumps([str(item) for item in value], separators=(",", ":"))
+    text = str(value)
+    return text if _PLAIN_VALUE.match(text) else json.dumps(text)

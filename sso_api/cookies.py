@@ -22,17 +22,27 @@ simply travels in the JSON body, as with the cookie mode off.
 
 One cookie can have only one ``Path``, and Django's response holds one cookie per name, so
 the logout path gets its own copy under the name with ``_logout`` appended.
+
+**Planted cookies.** A sibling subdomain (``evil.example.com``) can set a cookie named like
+ours for the parent domain, and the browser then sends both; the CSRF proof above does not
+help, since the real SPA's request carries them. A request carrying the name twice is
+refused (:class:`~sso_api.exceptions.DuplicateRefreshCookie`) and every copy the browser may
+hold is cleared. The ``__Host-`` prefix would make planting impossible, but it requires
+``Path=/``, which would send the refresh token with every request to the API instead of
+only to the two endpoints that need it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
+from http.cookies import Morsel
 
 from django.http import HttpRequest, HttpResponse
 
+from sso_api.callback_uri import request_scheme
 from sso_api.conf import SSOSettings
-from sso_api.exceptions import CSRFFailed
-from sso_api.redirects import request_scheme
+from sso_api.exceptions import CSRFFailed, DuplicateRefreshCookie
 
 CSRF_HEADER = "X-SSO-CSRF"
 
@@ -81,16 +91,89 @@ def uses_refresh_cookie(request: HttpRequest, conf: SSOSettings) -> bool:
     return conf.refresh_cookie and proves_trusted_origin(request, conf)
 
 
+def _copies_sent(request: HttpRequest, name: str) -> int:
+    """How many non-empty cookies named ``name`` the raw ``Cookie`` header carries.
+
+    ``request.COOKIES`` keeps only the last of several; the header keeps them all.
+    """
+    header = str(request.META.get("HTTP_COOKIE", ""))
+    count = 0
+    for pair in header.split(";"):
+        key, separator, value = pair.strip().partition("=")
+        if separator and key.strip() == name and value.strip().strip('"'):
+            count += 1
+    return count
+
+
 def refresh_from_cookie(request: HttpRequest, conf: SSOSettings) -> str | None:
     """The refresh token from the cookie for this request's path, CSRF-checked.
 
-    Returns None when no cookie came. Raises :class:`CSRFFailed` when one came without the
-    custom header or from an untrusted origin.
+    Returns None when no cookie came. Raises :class:`DuplicateRefreshCookie` when the name
+    came more than once, and :class:`CSRFFailed` when the cookie came without the custom
+    header or from an untrusted origin.
     """
     name = _cookie_paths(conf).get(request.path)
     token = request.COOKIES.get(name) if name else None
-    if not token:
+    if not name or not token:
         return None
+    if _copies_sent(request, name) > 1:
+        raise DuplicateRefreshCookie("refresh cookie sent more than once")
     if not proves_trusted_origin(request, conf):
         raise CSRFFailed(f"cookie request without {CSRF_HEADER} or from an untrusted origin")
     return token
+
+
+def carries_refresh_cookie(request: HttpRequest, conf: SSOSettings) -> bool:
+    """Whether the request came with the refresh cookie for its path."""
+    name = _cookie_paths(conf).get(request.path)
+    return bool(name and request.COOKIES.get(name))
+
+
+def _path_prefixes(path: str) -> list[str]:
+    """Every cookie ``Path`` under which a browser would send a cookie to ``path``."""
+    prefixes = ["/"]
+    position = path.find("/", 1)
+    while position != -1:
+        prefixes += [path[:position], path[: position + 1]]
+        position = path.find("/", position + 1)
+    prefixes.append(path)
+    return list(dict.fromkeys(prefixes))
+
+
+def _cookie_domains(host: str) -> list[str]:
+    """The ``Domain`` values a cookie sent to ``host`` may have been set with.
+
+    The host itself and each parent with at least two labels (``api.example.com`` gives
+    ``api.example.com`` and ``example.com``); none for an IP address or a one-label host.
+    """
+    host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return []
+    except ValueError:
+        pass
+    labels = host.lower().split(".")
+    return [".".join(labels[index:]) for index in range(len(labels) - 1)]
+
+
+def clear_planted_cookies(response: HttpResponse, request: HttpRequest, conf: SSOSettings) -> None:
+    """Expire every copy of this path's refresh cookie the browser may hold, ours included.
+
+    The planted copy's ``Domain`` and ``Path`` are unknown, so one expiring ``Set-Cookie`` is
+    sent for each pair the browser could have sent to this URL. Django keeps one cookie per
+    name, so each is stored under its own key; the header carries the real name.
+    """
+    clear_refresh_cookies(response, conf)
+    name = _cookie_paths(conf).get(request.path)
+    if not name:
+        return
+    for path in _path_prefixes(request.path):
+        for domain in ["", *_cookie_domains(request.get_host())]:
+            morsel: Morsel[str] = Morsel()
+            morsel.set(name, "", '""')
+            morsel["path"] = path
+            morsel["expires"] = "Thu, 01 Jan 1970 00:00:00 GMT"
+            morsel["max-age"] = 0
+            if domain:
+                morsel["domain"] = domain
+            response.cookies[f"{name} {domain} {path}"] = morsel

@@ -91,6 +91,40 @@ class InvalidRequest(SSOError):
         self.fields = fields or {}
 
 
+class MalformedBody(SSOError):
+    """The body is not JSON (or not a form) we can read, nested too deep included."""
+
+    code = "parse_error"
+    default_detail = "The request body could not be parsed."
+
+
+class RequestTooLarge(SSOError):
+    """The body is over Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
+
+    code = "request_too_large"
+    status_code = 413
+    default_detail = "The request is too large."
+
+
+class TooManyFields(SSOError):
+    """The query string or form has more fields than ``DATA_UPLOAD_MAX_NUMBER_FIELDS``."""
+
+    code = "too_many_fields"
+    default_detail = "The request has too many fields."
+
+
+class UnsupportedMediaType(SSOError):
+    code = "unsupported_media_type"
+    status_code = 415
+    default_detail = "The request's content type is not supported here."
+
+
+class MethodNotAllowed(SSOError):
+    code = "method_not_allowed"
+    status_code = 405
+    default_detail = "This HTTP method is not allowed here."
+
+
 # --- The callback from Microsoft -----------------------------------------------------------
 
 
@@ -185,6 +219,19 @@ class InvalidHandoffCode(SSOError):
 class CodeVerifierMismatch(SSOError):
     code = "invalid_code_verifier"
     default_detail = "The code_verifier does not match the challenge given at start."
+
+
+class DuplicateRefreshCookie(SSOError):
+    """The refresh cookie's name came twice: one of them was planted by a sibling site.
+
+    Browsers send every cookie whose domain and path match, so a sibling subdomain can set
+    a cookie of the same name for the parent domain; which one a server reads is then up
+    to the order the browser chose. Neither is trusted.
+    """
+
+    code = "duplicate_refresh_cookie"
+    status_code = 401
+    default_detail = "The request carries the refresh cookie twice; both have been cleared."
 
 
 class InvalidRefreshToken(SSOError):

@@ -19,6 +19,7 @@ A sign-in, end to end:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -27,6 +28,8 @@ import secrets
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import InterfaceError, OperationalError
@@ -34,7 +37,9 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from sso_api import audit, policy, tokens
+from sso_api.callback_uri import build_callback_uri, callback_netloc, request_scheme
 from sso_api.conf import SSOSettings, sso_settings
+from sso_api.destinations import add_query_params, validate_next_url
 from sso_api.entra.client import entra_client
 from sso_api.exceptions import (
     AccessDenied,
@@ -49,16 +54,8 @@ from sso_api.exceptions import (
     ResponseModeMismatch,
     SSODisabled,
     SSOError,
-    UserInactive,
 )
 from sso_api.models import MicrosoftIdentity
-from sso_api.redirects import (
-    add_query_params,
-    build_callback_uri,
-    callback_netloc,
-    request_scheme,
-    validate_next_url,
-)
 from sso_api.store import FLOW_PREFIX, HANDOFF_PREFIX, OneTimeStore
 
 logger = logging.getLogger("sso_api")
@@ -76,6 +73,10 @@ _VERIFIER_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 _INTERACTION_ERRORS = frozenset(
     {"interaction_required", "login_required", "consent_required", "account_selection_required"}
 )
+
+
+#: What /me/ shows: the profile fields and the Microsoft identity (or None for each).
+UserProfile = dict[str, str | None]
 
 
 @dataclass(frozen=True)
@@ -215,12 +216,11 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str]) -> str:
         state = params.get("state", "")
         if not _STATE_PATTERN.match(state):
             raise InvalidState("missing or malformed state")
-        flow_record = _store(conf).take(FLOW_PREFIX, state)
+        flow_record = _store(conf).take(
+            FLOW_PREFIX, state, check=functools.partial(_check_callback_method, request)
+        )
         if flow_record is None:
             raise InvalidState("unknown, expired or already used state")
-        expected_method = "POST" if flow_record["response_mode"] == "form_post" else "GET"
-        if request.method != expected_method:
-            raise ResponseModeMismatch(f"flow expects {expected_method}, got {request.method}")
         if params.get("error"):
             raise _refusal_from_microsoft(params["error"])
         if not params.get("code"):
@@ -257,19 +257,47 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str]) -> str:
         )
         return add_query_params(str(flow_record["next"]), {"sso_code": handoff_code})
     except Exception as exc:
-        # Nothing a browser sends may produce a 500 here; unexpected errors are logged
-        # with their traceback frames (no message text) and reported as server_error.
-        if isinstance(exc, (OperationalError, InterfaceError)):
-            exc = DatabaseUnavailable(type(exc).__name__)
-        _refused(exc, request)
-        if not isinstance(exc, SSOError):
-            logger.error(
-                "unexpected sign-in error:\n%s", "".join(traceback.format_tb(exc.__traceback__))
-            )
-        code = exc.code if isinstance(exc, SSOError) else "server_error"
-        detail = exc.detail if isinstance(exc, SSOError) else "Sign-in failed unexpectedly."
         target = str(flow_record["next"]) if flow_record else conf.login_failed_url
-        return add_query_params(target, {"sso_error": code, "sso_error_description": detail})
+        return _failed_sign_in(request, exc, target)
+
+
+def refuse_callback(request: HttpRequest, exc: BaseException) -> str:
+    """Where to send a browser whose callback request could not even be read.
+
+    For what the HTTP layer refuses before :func:`complete_sign_in` runs (a method other
+    than GET or POST, a body or query Django will not parse). No flow is consumed: the
+    browser goes to ``MICROSOFT_SSO_LOGIN_FAILED_URL`` with ``sso_error``.
+    """
+    return _failed_sign_in(request, exc, sso_settings(request).login_failed_url)
+
+
+def _failed_sign_in(request: HttpRequest, exc: BaseException, target: str) -> str:
+    """Report a failed sign-in and return ``target`` with ``sso_error`` added.
+
+    Nothing a browser sends may produce a 500 at the callback: unexpected errors are
+    logged with their traceback frames (no message text) and reported as server_error.
+    """
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        exc = DatabaseUnavailable(type(exc).__name__)
+    _refused(exc, request)
+    if not isinstance(exc, SSOError):
+        logger.error(
+            "unexpected sign-in error:\n%s", "".join(traceback.format_tb(exc.__traceback__))
+        )
+    code = exc.code if isinstance(exc, SSOError) else "server_error"
+    detail = exc.detail if isinstance(exc, SSOError) else "Sign-in failed unexpectedly."
+    return add_query_params(target, {"sso_error": code, "sso_error_description": detail})
+
+
+def _check_callback_method(request: HttpRequest, flow_record: dict[str, object]) -> None:
+    """A form_post flow is answered by POST, a query flow by GET; anything else keeps it.
+
+    Raises :class:`ResponseModeMismatch` before the flow is consumed, so a stray request
+    (a link scanner, a replayed URL) cannot use up someone's sign-in.
+    """
+    expected_method = "POST" if flow_record.get("response_mode") == "form_post" else "GET"
+    if request.method != expected_method:
+        raise ResponseModeMismatch(f"flow expects {expected_method}, got {request.method}")
 
 
 def redeem_handoff_code(request: HttpRequest, sso_code: str, code_verifier: str | None) -> SignedIn:
@@ -291,17 +319,12 @@ def redeem_handoff_code(request: HttpRequest, sso_code: str, code_verifier: str 
             raise CodeVerifierMismatch("missing or malformed code_verifier")
         if not hmac.compare_digest(s256(code_verifier), str(challenge)):
             raise CodeVerifierMismatch("code_verifier does not match")
-    identity = (
-        MicrosoftIdentity.objects.select_related("user")
-        .filter(pk=str(record.get("identity_id")), user_id=str(record.get("user_id")))
-        .first()
-    )
-    if identity is None or not identity.user.is_active:
-        raise UserInactive("user gone or inactive since the callback")
+    identity = policy.signed_in_identity(record.get("identity_id"), record.get("user_id"))
     pair = tokens.issue_tokens(
         identity.user,
         identity=identity,
         microsoft_session_id=record.get("microsoft_session_id"),
+        conf=conf,
     )
     return SignedIn(user=identity.user, identity=identity, tokens=pair)
 
@@ -344,13 +367,71 @@ def sign_out(request: HttpRequest, raw_refresh: str) -> str | None:
         return None
 
 
-def front_channel_logout(request: HttpRequest, microsoft_session_id: str) -> int:
-    """Revoke every family of a Microsoft session; returns how many were revoked."""
-    return tokens.revoke_microsoft_session(microsoft_session_id[:128])
+def front_channel_logout(request: HttpRequest, microsoft_session_id: str, issuer: str) -> int:
+    """Revoke every family of a Microsoft session; returns how many were revoked.
+
+    ``issuer`` is the ``iss`` parameter Microsoft sends along (OpenID Connect Front-Channel
+    Logout 1.0, section 2), or empty. When given, it must be this app's issuer for a tenant
+    that may sign in here, and only that tenant's sessions are revoked; any other issuer
+    revokes nothing, since a session id is only unique within its issuer.
+    """
+    conf = sso_settings(request)
+    tenant_id: str | None = None
+    if issuer:
+        try:
+            tenant_id = _tenant_of_issuer(conf, issuer[:512])
+        except SSOError as exc:
+            logger.warning(
+                "front-channel logout not verified: code=%s reason=%s", exc.code, exc.reason
+            )
+            return 0
+        if tenant_id is None or not policy.tenant_allowed(tenant_id, conf):
+            logger.warning("front-channel logout from a foreign issuer ignored")
+            return 0
+    return tokens.revoke_microsoft_session(microsoft_session_id[:128], tenant_id=tenant_id)
 
 
-def user_identity(user: AbstractBaseUser) -> MicrosoftIdentity | None:
-    """The identity the user last signed in with, for ``/me/``."""
-    return (
-        MicrosoftIdentity.objects.filter(user_id=user.pk).order_by("-last_login_at", "-pk").first()
-    )
+def _tenant_of_issuer(conf: SSOSettings, issuer: str) -> str | None:
+    """The tenant ``issuer`` speaks for, if it is this app's issuer for that tenant.
+
+    Entra's v2.0 issuers name the tenant in their first path segment
+    (``https://login.microsoftonline.com/{tid}/v2.0``); the discovery document's issuer,
+    with ``{tenantid}`` filled in, must then give back exactly ``issuer``. Raises
+    :class:`ProviderUnavailable` when the discovery document cannot be loaded.
+    """
+    metadata = entra_client(conf).metadata()
+    segments = urlsplit(issuer).path.split("/")
+    tenant_id = segments[1].lower() if len(segments) > 1 else ""
+    if not tenant_id or metadata.issuer_for_tenant(tenant_id) != issuer:
+        return None
+    return tenant_id
+
+
+def describe_identity(user: AbstractBaseUser, identity: MicrosoftIdentity) -> UserProfile:
+    """The user as ``/token/`` and ``/me/`` show them, for a user and identity in hand."""
+    return {
+        **tokens.user_profile(user),
+        "tenant_id": identity.tenant_id,
+        "object_id": identity.object_id,
+    }
+
+
+def describe_user(
+    user: AbstractBaseUser | tokens.TokenProfileUser, token_claims: Any
+) -> UserProfile:
+    """What ``/me/`` shows for the user of a verified access token.
+
+    For a token of ours, the profile and identity it carries (no query). For an access
+    token minted elsewhere in the project, the user's fields and the identity they last
+    signed in with.
+    """
+    identity = tokens.identity_from_claims(token_claims)
+    if isinstance(user, tokens.TokenProfileUser):
+        profile = dict(user.profile)
+    else:
+        profile = tokens.user_profile(user)
+        if identity is None:
+            last = policy.last_identity(user)
+            identity = (last.tenant_id, last.object_id) if last else None
+    tenant_id, object_id = identity if identity else (None, None)
+    return {**profile, "tenant_id": tenant_id, "object_id": object_id}

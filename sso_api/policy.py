@@ -36,8 +36,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from sso_api import audit
+from sso_api.claims import MicrosoftClaims
 from sso_api.conf import Hook, SSOSettings
-from sso_api.entra.id_token import MicrosoftClaims
 from sso_api.exceptions import (
     DomainNotAllowed,
     EmailNotVerified,
@@ -117,11 +117,16 @@ def _run_hook(hook: Hook | None, *args: Any) -> Any:
         raise LoginRefused(f"hook {getattr(hook, '__name__', hook)!r} raised") from exc
 
 
+def tenant_allowed(tenant_id: str, conf: SSOSettings) -> bool:
+    """Rule 1: whether accounts of ``tenant_id`` may sign in here."""
+    return not conf.allowed_tenants or tenant_id.lower() in conf.allowed_tenants
+
+
 def check_allowed(
     claims: MicrosoftClaims, request: HttpRequest, conf: SSOSettings, email: str | None
 ) -> None:
     """Rules 1 to 4; raises the matching refusal."""
-    if conf.allowed_tenants and claims.tenant_id not in conf.allowed_tenants:
+    if not tenant_allowed(claims.tenant_id, conf):
         raise TenantNotAllowed(f"tenant {claims.tenant_id} is not allowed")
     if not domain_allowed(email, conf.allowable_domains):
         raise DomainNotAllowed("no trusted email in an allowed domain")
@@ -292,3 +297,26 @@ def sign_in(
         if conf.pre_login_callback is not None:
             _run_hook(conf.pre_login_callback, user, claims, request)
     return SignedInUser(user=user, identity=identity, created=created)
+
+
+def signed_in_identity(identity_id: object, user_id: object) -> MicrosoftIdentity:
+    """The identity a hand-off code was issued for, with its user, if it may still sign in.
+
+    Raises :class:`~sso_api.exceptions.UserInactive` when the identity or its user is gone,
+    or the user was deactivated, since the callback.
+    """
+    identity = (
+        MicrosoftIdentity.objects.select_related("user")
+        .filter(pk=str(identity_id), user_id=str(user_id))
+        .first()
+    )
+    if identity is None or not identity.user.is_active:
+        raise UserInactive("user gone or inactive since the callback")
+    return identity
+
+
+def last_identity(user: AbstractBaseUser) -> MicrosoftIdentity | None:
+    """The identity ``user`` last signed in with, or None for a user who never did."""
+    return (
+        MicrosoftIdentity.objects.filter(user_id=user.pk).order_by("-last_login_at", "-pk").first()
+    )

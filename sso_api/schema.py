@@ -35,14 +35,11 @@ from sso_api.serializers import (
 class _AccessTokenScheme(SimpleJWTScheme):  # type: ignore[no-untyped-call]
     """/me/'s authentication is simplejwt's bearer scheme: the same ``jwtAuth``."""
 
-    target_class = "sso_api.views._AccessTokenAuthentication"
+    target_class = "sso_api.authentication.AccessTokenAuthentication"
 
 
 # Errors raised by Django REST framework or simplejwt rather than by sso_api.
 _FRAMEWORK_ERRORS = {
-    "parse_error": "The request body could not be parsed.",
-    "unsupported_media_type": 'Unsupported media type "text/plain" in request.',
-    "method_not_allowed": 'Method "DELETE" not allowed.',
     "not_authenticated": "Authentication credentials were not provided.",
     "token_not_valid": "Given token not valid for any token type",
     "bad_authorization_header": "Authorization header must contain two space-delimited values",
@@ -113,6 +110,14 @@ _UNAVAILABLE = (
 )
 
 
+def _too_large(name: str) -> OpenApiResponse:
+    return _error(
+        name,
+        "The body is over the project's DATA_UPLOAD_MAX_MEMORY_SIZE.",
+        errors.RequestTooLarge,
+    )
+
+
 def _storage_down(name: str) -> OpenApiResponse:
     return _error(
         name,
@@ -171,9 +176,14 @@ def _start_responses(prefix: str) -> dict[int, Any]:
             errors.InvalidNextURL,
             errors.CodeChallengeRequired,
             errors.InvalidCodeChallenge,
-            "parse_error",
+            errors.MalformedBody,
+            errors.TooManyFields,
         ),
         403: _error(f"{prefix}Error403", "Sign-in is switched off.", errors.SSODisabled),
+        413: _too_large(f"{prefix}Error413"),
+        415: _error(
+            f"{prefix}Error415", "The body must be JSON or a form.", errors.UnsupportedMediaType
+        ),
         429: _throttled(f"{prefix}Error429"),
         503: _error(
             f"{prefix}Error503",
@@ -242,6 +252,11 @@ _CALLBACK_RESPONSES = {
                             errors.UserNotFound,
                             errors.UserInactive,
                             errors.LoginRefused,
+                            errors.MethodNotAllowed,
+                            errors.RequestTooLarge,
+                            errors.TooManyFields,
+                            errors.UnsupportedMediaType,
+                            errors.InvalidRequest,
                         )
                     }
                     | {"server_error"}
@@ -320,12 +335,13 @@ TOKEN: dict[str, Any] = {
             errors.InvalidRequest,
             errors.InvalidHandoffCode,
             errors.CodeVerifierMismatch,
-            "parse_error",
+            errors.MalformedBody,
         ),
         403: _error(
             "TokenError403", "The user may not sign in.", errors.UserInactive, errors.SSODisabled
         ),
-        415: _error("TokenError415", "The body must be JSON.", "unsupported_media_type"),
+        413: _too_large("TokenError413"),
+        415: _error("TokenError415", "The body must be JSON.", errors.UnsupportedMediaType),
         429: _throttled("TokenError429"),
         503: _storage_down("TokenError503"),
     },
@@ -334,6 +350,7 @@ TOKEN: dict[str, Any] = {
 
 _SESSION_401 = (
     errors.InvalidRefreshToken,
+    errors.DuplicateRefreshCookie,
     errors.RefreshTokenReused,
     errors.SessionRevoked,
     errors.SessionExpired,
@@ -355,7 +372,10 @@ REFRESH: dict[str, Any] = {
             examples=[OpenApiExample("rotated", value=_TOKENS_EXAMPLE)],
         ),
         400: _error(
-            "RefreshError400", "The request is malformed.", errors.InvalidRequest, "parse_error"
+            "RefreshError400",
+            "The request is malformed.",
+            errors.InvalidRequest,
+            errors.MalformedBody,
         ),
         401: _error("RefreshError401", "Sign in again.", *_SESSION_401),
         403: _error(
@@ -364,7 +384,8 @@ REFRESH: dict[str, Any] = {
             errors.CSRFFailed,
             errors.SSODisabled,
         ),
-        415: _error("RefreshError415", "The body must be JSON.", "unsupported_media_type"),
+        413: _too_large("RefreshError413"),
+        415: _error("RefreshError415", "The body must be JSON.", errors.UnsupportedMediaType),
         429: _throttled("RefreshError429"),
         503: _storage_down("RefreshError503"),
     },
@@ -396,10 +417,16 @@ LOGOUT: dict[str, Any] = {
             ],
         ),
         400: _error(
-            "LogoutError400", "The request is malformed.", errors.InvalidRequest, "parse_error"
+            "LogoutError400",
+            "The request is malformed.",
+            errors.InvalidRequest,
+            errors.MalformedBody,
         ),
         401: _error(
-            "LogoutError401", "Not a refresh token of this API.", errors.InvalidRefreshToken
+            "LogoutError401",
+            "Not a refresh token of this API, or the refresh cookie came twice.",
+            errors.InvalidRefreshToken,
+            errors.DuplicateRefreshCookie,
         ),
         403: _error(
             "LogoutError403",
@@ -407,7 +434,9 @@ LOGOUT: dict[str, Any] = {
             errors.CSRFFailed,
             errors.SSODisabled,
         ),
-        415: _error("LogoutError415", "The body must be JSON.", "unsupported_media_type"),
+        413: _too_large("LogoutError413"),
+        415: _error("LogoutError415", "The body must be JSON.", errors.UnsupportedMediaType),
+        429: _throttled("LogoutError429"),
         503: _storage_down("LogoutError503"),
     },
     "auth": [],
@@ -418,18 +447,29 @@ FRONT_CHANNEL_LOGOUT: dict[str, Any] = {
     "summary": "Front-channel logout from Microsoft",
     "description": (
         "Register this URL (https) as the app's front-channel logout URL in Entra. "
-        "Microsoft loads it in a hidden frame with the session's sid; every refresh token "
-        "issued for that session is revoked. Always answers 200 with an empty page."
+        "Microsoft loads it in a hidden frame with the session's sid and its issuer; every "
+        "refresh token issued for that session is revoked. When iss is given it must be this "
+        "app's issuer for a tenant allowed to sign in, and only that tenant's sessions are "
+        "revoked; any other issuer revokes nothing. Answers 200 with an empty page."
     ),
     "parameters": [
         OpenApiParameter(
             "sid", _BOUNDED_STRING, OpenApiParameter.QUERY, description="Microsoft's session id."
         ),
         OpenApiParameter(
-            "iss", _BOUNDED_STRING, OpenApiParameter.QUERY, description="Issuer (ignored)."
+            "iss",
+            _BOUNDED_STRING,
+            OpenApiParameter.QUERY,
+            description="The issuer of the session: this app's issuer for the user's tenant.",
         ),
     ],
-    "responses": {(200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Done.")},
+    "responses": {
+        (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Done."),
+        400: _error(
+            "FrontChannelLogoutError400", "The query string is refused.", errors.TooManyFields
+        ),
+        429: _throttled("FrontChannelLogoutError429"),
+    },
     "auth": [],
 }
 

@@ -10,21 +10,6 @@ from rest_framework import serializers
 PROMPT_CHOICES = ("login", "none", "consent", "select_account", "create")
 
 
-class ErrorSerializer(serializers.Serializer[Any]):
-    detail = serializers.CharField(help_text="Human-readable explanation, safe to display.")
-    code = serializers.CharField(help_text="Stable snake_case error code to branch on.")
-
-    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
-        # "fields" is the name of a Serializer attribute, so it cannot be declared above.
-        fields = super().get_fields()
-        fields["fields"] = serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()),
-            required=False,
-            help_text="Per-field problems, for code invalid_request.",
-        )
-        return fields
-
-
 class StartRequestSerializer(serializers.Serializer[Any]):
     next = serializers.CharField(
         required=False,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import caches
@@ -58,22 +59,34 @@ class OneTimeStore:
             logger.error("cache %r write failed: %s", self.cache_name, type(exc).__name__)
             raise CacheUnavailable() from exc
 
-    def take(self, prefix: str, secret: str) -> dict[str, Any] | None:
+    def take(
+        self,
+        prefix: str,
+        secret: str,
+        *,
+        check: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any] | None:
         """Return the record stored under ``secret`` and delete it, or None.
 
         None when there is no such record, it expired, or a concurrent caller took it.
-        Raises :class:`CacheUnavailable` when the cache cannot be reached.
+        ``check`` sees the record before it is deleted; whatever it raises propagates and
+        leaves the record in place, so a request that may not use a record cannot use it
+        up either. Raises :class:`CacheUnavailable` when the cache cannot be reached.
         """
         key = _key(prefix, secret)
         try:
             record = self._cache.get(key)
-            if record is None:
-                return None
-            # Only the caller whose delete removed the key may use the record.
-            won = self._cache.delete(key)
         except Exception as exc:
             logger.error("cache %r read failed: %s", self.cache_name, type(exc).__name__)
             raise CacheUnavailable() from exc
-        if not won or not isinstance(record, dict):
+        if not isinstance(record, dict):
             return None
-        return record
+        if check is not None:
+            check(record)
+        try:
+            # Only the caller whose delete removed the key may use the record.
+            won = self._cache.delete(key)
+        except Exception as exc:
+            logger.error("cache %r delete failed: %s", self.cache_name, type(exc).__name__)
+            raise CacheUnavailable() from exc
+        return record if won else None

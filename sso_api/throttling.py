@@ -1,16 +1,21 @@
 """Opt-in rate limits for the public endpoints, per DRF throttle scope.
 
-The scopes are ``sso_start``, ``sso_token`` and ``sso_refresh``. A scope is limited only
-when the project gives it a rate; nothing is limited by default::
+The scopes are ``sso_start``, ``sso_token``, ``sso_refresh``, ``sso_logout`` and
+``sso_frontchannel_logout``. A scope is limited only when the project gives it a rate;
+nothing is limited by default::
 
     REST_FRAMEWORK = {
         "DEFAULT_THROTTLE_RATES": {"sso_start": "30/min", "sso_token": "30/min",
-                                   "sso_refresh": "60/min"},
+                                   "sso_refresh": "60/min", "sso_logout": "30/min",
+                                   "sso_frontchannel_logout": "60/min"},
     }
 
 A limited request gets ``429`` with ``Retry-After`` and ``{"code": "throttled"}``.
-Clients are told apart by address as DRF does (see its ``NUM_PROXIES`` setting when the API
-is behind a proxy).
+
+Clients are told apart by the address of the socket (``REMOTE_ADDR``). DRF would take
+``X-Forwarded-For`` as sent whenever its ``NUM_PROXIES`` setting is unset, so any client
+could escape a limit by sending a new value with every request; here the header counts only
+once the project says, with ``NUM_PROXIES``, how many proxies in front of it append to it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ logger = logging.getLogger("sso_api")
 
 class SSORateThrottle(ScopedRateThrottle):
     """DRF's scoped throttle, except that a scope without a configured rate is unlimited,
-    and that an unreachable cache lets requests through (the endpoints then answer
+    that ``X-Forwarded-For`` is trusted only with ``NUM_PROXIES`` set, and that an
+    unreachable cache lets requests through (the endpoints then answer
     ``cache_unavailable`` themselves where they need the cache)."""
 
     def allow_request(self, request: Any, view: Any) -> bool:
@@ -42,3 +48,9 @@ class SSORateThrottle(ScopedRateThrottle):
         rates = api_settings.DEFAULT_THROTTLE_RATES
         rate = rates.get(self.scope) if self.scope else None
         return str(rate) if rate else None
+
+    def get_ident(self, request: Any) -> str:
+        """The client's address: the socket's, unless ``NUM_PROXIES`` names trusted proxies."""
+        if api_settings.NUM_PROXIES is None:
+            return str(request.META.get("REMOTE_ADDR", ""))
+        return str(super().get_ident(request))

@@ -31,11 +31,12 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.models import TokenUser
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from sso_api import audit
-from sso_api.conf import sso_settings
+from sso_api.conf import SSOSettings
 from sso_api.exceptions import (
     InvalidRefreshToken,
     RefreshTokenReused,
@@ -75,6 +76,33 @@ def profile_from_claim(claim: Any) -> dict[str, str] | None:
     if not (isinstance(claim, dict) and set(_PROFILE_FIELDS) <= set(claim)):
         return None
     return {name: str(claim[name] or "") for name in _PROFILE_FIELDS}
+
+
+def identity_from_claims(claims: Any) -> tuple[str, str] | None:
+    """``(tenant id, object id)`` named by a verified token of ours, or None."""
+    if not isinstance(claims, dict):
+        return None
+    tenant_id, object_id = claims.get(TENANT_CLAIM), claims.get(OBJECT_CLAIM)
+    if isinstance(tenant_id, str) and isinstance(object_id, str) and tenant_id and object_id:
+        return tenant_id, object_id
+    return None
+
+
+class TokenProfileUser(TokenUser):
+    """The user of a verified access token of ours: its signed profile, read without a query.
+
+    ``profile`` holds the fields ``/me/`` shows, as of the token's minting.
+    """
+
+    def __init__(self, token: Token, profile: dict[str, str]) -> None:
+        super().__init__(token)
+        self.profile = profile
+
+
+def profile_user(validated_token: Token) -> TokenProfileUser | None:
+    """The user an access token of ours describes, or None for a token without a profile."""
+    profile = profile_from_claim(validated_token.get(USER_CLAIM))
+    return None if profile is None else TokenProfileUser(validated_token, profile)
 
 
 class SSORefreshToken(RefreshToken):
@@ -118,16 +146,23 @@ def _mint(user: AbstractBaseUser, session: RefreshSession) -> TokenPair:
 
 
 def issue_tokens(
-    user: AbstractBaseUser, *, identity: MicrosoftIdentity, microsoft_session_id: str | None
+    user: AbstractBaseUser,
+    *,
+    identity: MicrosoftIdentity,
+    microsoft_session_id: str | None,
+    conf: SSOSettings,
 ) -> TokenPair:
-    """Start a new refresh family for ``user`` and return its first token pair."""
+    """Start a new refresh family for ``user`` and return its first token pair.
+
+    The family lives for ``conf.session_lifetime``, read for the request that signs in.
+    """
     now = timezone.now()
     session = RefreshSession.objects.create(
         user=cast(Any, user),
         identity=identity,
         microsoft_session_id=microsoft_session_id or "",
         current_jti=uuid.uuid4().hex,
-        expires_at=now + sso_settings().session_lifetime,
+        expires_at=now + conf.session_lifetime,
     )
     return _mint(user, session)
 
@@ -221,15 +256,16 @@ def revoke_refresh_family(raw_refresh: str) -> RefreshSession:
     return session
 
 
-def revoke_microsoft_session(microsoft_session_id: str) -> int:
+def revoke_microsoft_session(microsoft_session_id: str, *, tenant_id: str | None = None) -> int:
     """Revoke every family issued for Microsoft session ``microsoft_session_id``.
 
-    Returns how many families were revoked.
+    With ``tenant_id``, only families whose identity belongs to that tenant: a session id
+    is Microsoft's to give within the issuer that sent the logout. Returns how many
+    families were revoked.
     """
     if not microsoft_session_id:
         return 0
-    return _revoke(
-        {"microsoft_session_id": microsoft_session_id},
-        RevocationReason.FRONT_CHANNEL,
-        timezone.now(),
-    )
+    scope: dict[str, Any] = {"microsoft_session_id": microsoft_session_id}
+    if tenant_id is not None:
+        scope["identity__tenant_id"] = tenant_id
+    return _revoke(scope, RevocationReason.FRONT_CHANNEL, timezone.now())

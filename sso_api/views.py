@@ -1,15 +1,19 @@
-"""The HTTP layer: validate the request, call a flow, shape the response.
+"""The HTTP layer: validate the request, call a flow, render the answer.
 
 Every error leaves as ``{"detail": ..., "code": ...}`` with a 4xx (or 503) status, whatever
 the project's own DRF settings are: these views carry their own parsers, renderer, content
-negotiation and exception handler.
+negotiation and exception handler. The callback is the exception: a browser lands there, so
+every outcome, error or not, is a redirect.
+
+Response bodies are rendered by the serializers that define them in the OpenAPI schema
+(``sso_api.serializers``), so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -19,7 +23,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser, FormParser, JSONParser
+from rest_framework.parsers import BaseParser, FormParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -27,14 +31,13 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.models import TokenUser
-from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.tokens import Token
 
 from sso_api import flows, schema
+from sso_api.authentication import AccessTokenAuthentication
 from sso_api.conf import sso_settings
 from sso_api.cookies import (
+    carries_refresh_cookie,
+    clear_planted_cookies,
     clear_refresh_cookies,
     refresh_from_cookie,
     set_refresh_cookies,
@@ -42,24 +45,24 @@ from sso_api.cookies import (
 )
 from sso_api.exceptions import (
     DatabaseUnavailable,
+    DuplicateRefreshCookie,
     InvalidRefreshToken,
     InvalidRequest,
     SSOError,
 )
+from sso_api.parsers import SafeJSONParser, request_error
 from sso_api.serializers import (
+    LogoutResponseSerializer,
     RefreshRequestSerializer,
     StartRequestSerializer,
+    StartResponseSerializer,
+    TokenPairSerializer,
     TokenRequestSerializer,
+    TokenResponseSerializer,
+    UserSerializer,
 )
 from sso_api.throttling import SSORateThrottle
-from sso_api.tokens import (
-    OBJECT_CLAIM,
-    TENANT_CLAIM,
-    USER_CLAIM,
-    TokenPair,
-    profile_from_claim,
-    user_profile,
-)
+from sso_api.tokens import TokenPair, TokenProfileUser
 
 logger = logging.getLogger("sso_api")
 
@@ -88,10 +91,11 @@ def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> 
 
 
 def _drf_error_body(exc: drf_exceptions.APIException) -> dict[str, Any]:
-    """Our error shape for DRF's own exceptions (parse errors, 405, 401 from simplejwt)."""
-    if isinstance(exc, drf_exceptions.ParseError):
-        # DRF's text quotes the JSON decoder's message about the client's bytes.
-        return error_body("parse_error", "The request body could not be parsed.")
+    """Our error shape for what DRF and simplejwt raise themselves (401, 429).
+
+    Their texts are fixed strings; the cases that quote the request (parse errors, 405,
+    415) were translated to our own errors before this is reached.
+    """
     detail = exc.detail
     if isinstance(detail, dict) and "detail" in detail:
         return error_body(str(detail.get("code", exc.default_code)), str(detail["detail"]))
@@ -115,30 +119,32 @@ class SSOView(APIView):
 
     authentication_classes: Sequence[type[BaseAuthentication]] = ()
     permission_classes: Sequence[type[BasePermission]] = (AllowAny,)
-    parser_classes: Sequence[type[BaseParser]] = (JSONParser, FormParser)
+    parser_classes: Sequence[type[BaseParser]] = (SafeJSONParser,)
     renderer_classes: Sequence[type[BaseRenderer]] = (JSONRenderer,)
     content_negotiation_class = _JSONOnlyNegotiation
-    throttle_classes: Sequence[type[BaseThrottle]] = ()
+    throttle_classes: Sequence[type[BaseThrottle]] = (SSORateThrottle,)
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, (OperationalError, InterfaceError)):
             # The database is down or unreachable: a stable code, not a traceback.
             exc = DatabaseUnavailable(f"database error {type(exc).__name__}")
-        if isinstance(exc, SSOError) and exc.status_code >= 500:
-            # Operators need to see outages: the code, our reason and the cause's class.
-            causes = [type(exc.__cause__).__name__] if exc.__cause__ else []
-            logger.warning(
-                "%s failed: code=%s reason=%s causes=%s",
-                self.request.path,
-                exc.code,
-                exc.reason,
-                causes,
-            )
-        if isinstance(exc, InvalidRequest):
-            body = error_body(exc.code, exc.detail, exc.fields)
-            return Response(body, status=exc.status_code)
+        exc = request_error(exc) or exc
         if isinstance(exc, SSOError):
-            return Response(error_body(exc.code, exc.detail), status=exc.status_code)
+            if exc.status_code >= 500:
+                # Operators need to see outages: the code, our reason and the cause's class.
+                causes = [type(exc.__cause__).__name__] if exc.__cause__ else []
+                logger.warning(
+                    "%s failed: code=%s reason=%s causes=%s",
+                    self.request.path,
+                    exc.code,
+                    exc.reason,
+                    causes,
+                )
+            fields = exc.fields if isinstance(exc, InvalidRequest) else None
+            response = Response(error_body(exc.code, exc.detail, fields), status=exc.status_code)
+            if exc.status_code == 405:
+                response["Allow"] = ", ".join(self.allowed_methods)
+            return response
         if isinstance(exc, drf_exceptions.APIException):
             response = super().handle_exception(exc)
             response.data = _drf_error_body(exc)
@@ -177,28 +183,11 @@ class ValidatedRedirect(HttpResponseRedirect):
         self["Referrer-Policy"] = "no-referrer"
 
 
-def user_payload(
-    user: AbstractBaseUser, tenant_id: str | None, object_id: str | None
-) -> dict[str, Any]:
-    return {**user_profile(user), "tenant_id": tenant_id, "object_id": object_id}
-
-
-def token_pair_payload(pair: TokenPair) -> dict[str, Any]:
-    return {
-        "access": pair.access,
-        "refresh": pair.refresh,
-        "token_type": "Bearer",
-        "expires_in": pair.access_expires_in,
-    }
-
-
 class StartView(SSOView):
     """Begin a sign-in: answers Microsoft's authorization URL (or redirects to it)."""
 
-    throttle_classes = (SSORateThrottle,)
     throttle_scope = "sso_start"
-
-    parser_classes = (JSONParser, FormParser)
+    parser_classes = (SafeJSONParser, FormParser)
 
     @extend_schema(**schema.START_GET)
     def get(self, request: Request) -> HttpResponse:
@@ -221,24 +210,23 @@ class StartView(SSOView):
         )
         if params["redirect"]:
             return HttpResponseRedirect(started.authorization_url)
-        return Response(
-            {
-                "authorization_url": started.authorization_url,
-                "state": started.state,
-                "expires_in": started.expires_in,
-            }
-        )
+        return Response(StartResponseSerializer(started).data)
 
 
 class CallbackView(SSOView):
     """The redirect URI registered at Microsoft (query GET or form_post POST).
 
     CSRF-exempt by construction (no session authentication): the POST comes cross-site
-    from Microsoft and is authenticated by its single-use ``state`` instead.
+    from Microsoft and is authenticated by its single-use ``state`` instead. Exactly GET
+    and POST are served (Django would answer HEAD with GET, and a link scanner's HEAD
+    would then use up the sign-in); anything else, and any request that cannot be read,
+    is a redirect with ``sso_error`` that leaves every pending flow alone.
     """
 
+    http_method_names = ("get", "post")
     # Microsoft's form_post is urlencoded; nothing else (no multipart uploads) is parsed.
     parser_classes = (FormParser,)
+    throttle_classes = ()
 
     @extend_schema(**schema.CALLBACK_GET)
     def get(self, request: Request) -> HttpResponse:
@@ -246,29 +234,39 @@ class CallbackView(SSOView):
 
     @extend_schema(**schema.CALLBACK_POST)
     def post(self, request: Request) -> HttpResponse:
-        try:
-            form = request.data.dict() if hasattr(request.data, "dict") else {}
-        except drf_exceptions.APIException:
-            # An unparsable body has no usable state: the flow reports invalid_state.
-            form = {}
+        form = request.data.dict() if hasattr(request.data, "dict") else {}
         return ValidatedRedirect(flows.complete_sign_in(request, form))
+
+    def handle_exception(self, exc: Exception) -> Response:
+        converted = request_error(exc) or exc
+        redirect = ValidatedRedirect(flows.refuse_callback(self.request, converted))
+        if isinstance(converted, SSOError) and converted.status_code == 405:
+            redirect["Allow"] = "GET, POST"
+        # DRF's finalize_response accepts any HttpResponse; the annotation says Response.
+        return redirect  # type: ignore[return-value]
 
 
 def _tokens_response(
     request: Request,
     pair: TokenPair,
+    serializer_class: type[Serializer[Any]],
     *,
     via_cookie: bool,
-    extra: dict[str, Any] | None = None,
+    user: flows.UserProfile | None = None,
 ) -> Response:
     """The token pair as JSON, with the refresh token in cookies instead when asked."""
-    body = token_pair_payload(pair)
+    body: dict[str, Any] = {
+        "access": pair.access,
+        "token_type": "Bearer",
+        "expires_in": pair.access_expires_in,
+    }
+    if not via_cookie:
+        body["refresh"] = pair.refresh
+    if user is not None:
+        body["user"] = user
+    response = Response(serializer_class(body).data)
     if via_cookie:
-        del body["refresh"]
-    response = Response({**body, **(extra or {})})
-    if via_cookie:
-        conf = sso_settings(request)
-        set_refresh_cookies(response, conf, pair.refresh, pair.session.expires_at)
+        set_refresh_cookies(response, sso_settings(request), pair.refresh, pair.session.expires_at)
     return response
 
 
@@ -289,11 +287,23 @@ def _presented_refresh_token(request: Request, params: dict[str, Any]) -> tuple[
     return token, True
 
 
+class _RefreshTokenView(SSOView):
+    """Shared by refresh and logout: a dead refresh cookie is dropped with the error."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        conf = sso_settings(self.request)
+        if isinstance(exc, DuplicateRefreshCookie):
+            clear_planted_cookies(response, self.request, conf)
+        elif response.status_code == 401 and carries_refresh_cookie(self.request, conf):
+            # A dead cookie would only fail again.
+            clear_refresh_cookies(response, conf)
+        return response
+
+
 class TokenView(SSOView):
     """Trade the one-time ``sso_code`` and the PKCE verifier for our tokens."""
 
-    parser_classes = (JSONParser,)
-    throttle_classes = (SSORateThrottle,)
     throttle_scope = "sso_token"
 
     @extend_schema(**schema.TOKEN)
@@ -302,46 +312,40 @@ class TokenView(SSOView):
         signed_in = flows.redeem_handoff_code(
             request, params["sso_code"], params.get("code_verifier")
         )
-        identity = signed_in.identity
-        user = user_payload(signed_in.user, identity.tenant_id, identity.object_id)
         via_cookie = uses_refresh_cookie(request, sso_settings(request))
         return _tokens_response(
-            request, signed_in.tokens, via_cookie=via_cookie, extra={"user": user}
+            request,
+            signed_in.tokens,
+            TokenResponseSerializer,
+            via_cookie=via_cookie,
+            user=flows.describe_identity(signed_in.user, signed_in.identity),
         )
 
 
-class RefreshView(SSOView):
+class RefreshView(_RefreshTokenView):
     """Rotate a refresh token (from the body, or from the cookie in cookie mode)."""
 
-    parser_classes = (JSONParser,)
-    throttle_classes = (SSORateThrottle,)
     throttle_scope = "sso_refresh"
 
     @extend_schema(**schema.REFRESH)
     def post(self, request: Request) -> Response:
         params = self.validated(RefreshRequestSerializer, request.data)
         token, from_cookie = _presented_refresh_token(request, params)
-        try:
-            pair = flows.refresh_tokens(request, token)
-        except SSOError as exc:
-            response = self.handle_exception(exc)
-            if exc.status_code == 401 and from_cookie:
-                # A dead cookie would only fail again: drop it.
-                clear_refresh_cookies(response, sso_settings(request))
-            return response
-        return _tokens_response(request, pair, via_cookie=from_cookie)
+        pair = flows.refresh_tokens(request, token)
+        return _tokens_response(request, pair, TokenPairSerializer, via_cookie=from_cookie)
 
 
-class LogoutView(SSOView):
+class LogoutView(_RefreshTokenView):
     """Revoke a refresh token's family; returns Microsoft's logout URL when SLO is on."""
 
-    parser_classes = (JSONParser,)
+    throttle_scope = "sso_logout"
 
     @extend_schema(**schema.LOGOUT)
     def post(self, request: Request) -> Response:
         params = self.validated(RefreshRequestSerializer, request.data)
         token, from_cookie = _presented_refresh_token(request, params)
-        response = Response({"logout_url": flows.sign_out(request, token)})
+        logout_url = flows.sign_out(request, token)
+        response = Response(LogoutResponseSerializer({"logout_url": logout_url}).data)
         if from_cookie:
             clear_refresh_cookies(response, sso_settings(request))
         return response
@@ -354,11 +358,13 @@ class FrontChannelLogoutView(SSOView):
     must be frameable by the authority's host (and only by it) and must not be cached.
     """
 
+    throttle_scope = "sso_frontchannel_logout"
+
     @extend_schema(**schema.FRONT_CHANNEL_LOGOUT)
     def get(self, request: Request) -> HttpResponse:
         sid = request.query_params.get("sid", "")
         if sid:
-            flows.front_channel_logout(request, sid)
+            flows.front_channel_logout(request, sid, request.query_params.get("iss", ""))
         response = HttpResponse(
             "<!doctype html><title>Signed out</title>", content_type="text/html"
         )
@@ -371,30 +377,6 @@ class FrontChannelLogoutView(SSOView):
         return response
 
 
-class _TokenProfileUser(TokenUser):
-    """The user of an access token of ours: its signed profile, read without a query."""
-
-    def __init__(self, token: Token, profile: dict[str, str]) -> None:
-        super().__init__(token)
-        self.profile = profile
-
-
-class _AccessTokenAuthentication(JWTAuthentication):
-    """simplejwt's bearer authentication, with no query for an access token of ours.
-
-    Our access tokens carry the profile /me/ shows (``sso_user``), signed when they were
-    minted, so the user is the token itself. Any other access token is looked up as
-    simplejwt always does, and so is every token when ``CHECK_REVOKE_TOKEN`` is on: that
-    check needs the stored password hash.
-    """
-
-    def get_user(self, validated_token: Token) -> Any:
-        profile = profile_from_claim(validated_token.get(USER_CLAIM))
-        if profile is not None and not jwt_settings.CHECK_REVOKE_TOKEN:
-            return _TokenProfileUser(validated_token, profile)
-        return super().get_user(validated_token)
-
-
 class MeView(SSOView):
     """The signed-in user, for a bearer access token.
 
@@ -404,21 +386,14 @@ class MeView(SSOView):
     them at once).
     """
 
-    authentication_classes = (_AccessTokenAuthentication,)
+    authentication_classes = (AccessTokenAuthentication,)
     permission_classes = (IsAuthenticated,)
+    throttle_classes = ()
 
     @extend_schema(**schema.ME)
     def get(self, request: Request) -> Response:
-        # JWTAuthentication puts the validated access token in request.auth.
-        claims: dict[str, Any] = getattr(request.auth, "payload", None) or {}
-        user = request.user
-        tenant_id, object_id = claims.get(TENANT_CLAIM), claims.get(OBJECT_CLAIM)
-        if isinstance(user, _TokenProfileUser):
-            return Response({**user.profile, "tenant_id": tenant_id, "object_id": object_id})
-        assert isinstance(user, AbstractBaseUser)
-        if not (tenant_id and object_id):
-            # An access token from elsewhere in the project (plain simplejwt): look it up.
-            identity = flows.user_identity(user)
-            tenant_id = identity.tenant_id if identity else None
-            object_id = identity.object_id if identity else None
-        return Response(user_payload(user, tenant_id, object_id))
+        # AccessTokenAuthentication puts the validated access token in request.auth, and
+        # its user in request.user: a TokenProfileUser, or the user model's instance.
+        claims = getattr(request.auth, "payload", None)
+        user = cast("AbstractBaseUser | TokenProfileUser", request.user)
+        return Response(UserSerializer(flows.describe_user(user, claims)).data)

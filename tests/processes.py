@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -51,6 +52,8 @@ def server_env(
         **{k: v for k, v in os.environ.items() if not k.startswith("MICROSOFT_SSO_")},
         "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'example'}",
         "DJANGO_SETTINGS_MODULE": "tests.production.server_settings",
+        # The example project refuses to start without a key of its own when DEBUG is off.
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "SSO_SERVER_DATABASE": database,
         "MICROSOFT_SSO_APPLICATION_ID": app.client_id,
         "MICROSOFT_SSO_CLIENT_SECRET": app.client_secret,

@@ -24,6 +24,7 @@ def generate_schema(target: Path) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "DJANGO_SECRET_KEY": "schema-generation-only-" + "x" * 40,
         "MICROSOFT_SSO_APPLICATION_ID": "schema",
         "MICROSOFT_SSO_CLIENT_SECRET": "schema",
         "MICROSOFT_SSO_TENANT_ID": "schema",

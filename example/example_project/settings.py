@@ -4,15 +4,24 @@ Embedded defaults, no server needed: SQLite and the database cache (which every 
 process shares, so the secure form_post callback works with several workers too).
 ``scripts/demo.sh`` sets the variables below to point at the fake identity platform, or
 leaves the real ``MICROSOFT_SSO_*`` ones you exported to reach Microsoft Entra ID.
+
+DEBUG is off unless ``DJANGO_DEBUG=1``. Secrets come from the environment:
+``DJANGO_SECRET_KEY``, and for the tokens either ``DJANGO_JWT_SIGNING_KEY`` (HS256; SECRET_KEY
+when unset) or ``DJANGO_JWT_PRIVATE_KEY_FILE`` and ``DJANGO_JWT_PUBLIC_KEY_FILE`` (RS256).
+With DEBUG off, a missing ``DJANGO_SECRET_KEY`` or the development key written below makes
+these settings raise ``ImproperlyConfigured``: the project refuses to start. The demo
+(``example/run_demo.py``) makes random keys of its own.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
 from corsheaders.defaults import default_headers
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,8 +30,107 @@ def _env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-secret-change-me-0123456789")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+# --- Debug mode and secrets ---------------------------------------------------------------
+# Off unless asked for: with DEBUG on, Django shows tracebacks and settings to whoever
+# makes a request fail, and runserver serves static files without a web server.
+DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
+
+# Published in this repository, so it protects nothing: whoever reads this file can sign
+# sessions, password reset links and (if simplejwt used it) access tokens with it. It is
+# accepted only with DEBUG on, so that `DJANGO_DEBUG=1 manage.py runserver` works on a
+# developer's machine without any set-up.
+DEVELOPMENT_SECRET_KEY = "example-only-not-secret-change-me-0123456789"
+
+
+def _secret_from_env(name: str) -> str | None:
+    """The secret in environment variable ``name``, or None when it is unset or empty.
+
+    Raises ``ImproperlyConfigured`` when it is the published ``DEVELOPMENT_SECRET_KEY``
+    and DEBUG is off.
+    """
+    value = os.environ.get(name) or None
+    if value == DEVELOPMENT_SECRET_KEY and not DEBUG:
+        raise ImproperlyConfigured(
+            f"{name} is the example project's published development key, which anybody can "
+            "read in the repository. Set it to a long random value of your own, e.g. the "
+            "output of: python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
+    return value
+
+
+def _secret_key() -> str:
+    """Django's SECRET_KEY: ``DJANGO_SECRET_KEY``, or the development key with DEBUG on.
+
+    Raises ``ImproperlyConfigured`` when DEBUG is off and ``DJANGO_SECRET_KEY`` is unset,
+    empty or the published development key.
+    """
+    value = _secret_from_env("DJANGO_SECRET_KEY")
+    if value is not None:
+        return value
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it to a long random value, e.g. the output "
+            "of: python -c 'import secrets; print(secrets.token_urlsafe(50))'. "
+            "(DJANGO_DEBUG=1 allows a published development key, for local use only.)"
+        )
+    return DEVELOPMENT_SECRET_KEY
+
+
+def _read_pem(variable: str) -> str:
+    """The contents of the PEM file named by environment variable ``variable``.
+
+    Raises ``ImproperlyConfigured`` when the file cannot be read.
+    """
+    path = Path(os.environ[variable])
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{variable}: cannot read {path}: {exc.strerror}") from exc
+
+
+def _jwt_signing() -> dict[str, str]:
+    """simplejwt's ``ALGORITHM``, ``SIGNING_KEY`` and ``VERIFYING_KEY`` for our tokens.
+
+    RS256 when ``DJANGO_JWT_PRIVATE_KEY_FILE`` and ``DJANGO_JWT_PUBLIC_KEY_FILE`` name
+    PEM files; otherwise HS256 with ``DJANGO_JWT_SIGNING_KEY``, or SECRET_KEY when that
+    is not the published development key, or else a random key for this process.
+
+    Raises ``ImproperlyConfigured`` when only one of the two files is named, when a file
+    cannot be read, when both RS256 files and ``DJANGO_JWT_SIGNING_KEY`` are set, or when
+    ``DJANGO_JWT_SIGNING_KEY`` is the published development key and DEBUG is off.
+    """
+    shared_key = _secret_from_env("DJANGO_JWT_SIGNING_KEY")
+    key_files = ("DJANGO_JWT_PRIVATE_KEY_FILE", "DJANGO_JWT_PUBLIC_KEY_FILE")
+    named = [variable for variable in key_files if os.environ.get(variable)]
+    if named:
+        if len(named) != len(key_files):
+            raise ImproperlyConfigured(
+                "RS256 needs both DJANGO_JWT_PRIVATE_KEY_FILE (to sign) and "
+                "DJANGO_JWT_PUBLIC_KEY_FILE (to verify); only one is set."
+            )
+        if shared_key is not None:
+            raise ImproperlyConfigured(
+                "DJANGO_JWT_SIGNING_KEY (HS256) and the RS256 key files are both set: "
+                "choose one."
+            )
+        return {
+            "ALGORITHM": "RS256",
+            "SIGNING_KEY": _read_pem("DJANGO_JWT_PRIVATE_KEY_FILE"),
+            "VERIFYING_KEY": _read_pem("DJANGO_JWT_PUBLIC_KEY_FILE"),
+        }
+    if shared_key is None and SECRET_KEY != DEVELOPMENT_SECRET_KEY:
+        # simplejwt's own default. Safe here: by now SECRET_KEY is a real secret.
+        shared_key = SECRET_KEY
+    if shared_key is None:
+        # Development with the published SECRET_KEY: tokens signed with it could be forged
+        # by anyone, so sign with a key nobody knows. Tokens then last as long as the
+        # process (runserver's reloader signs everybody out); set DJANGO_JWT_SIGNING_KEY
+        # to keep them.
+        shared_key = secrets.token_urlsafe(50)
+    return {"ALGORITHM": "HS256", "SIGNING_KEY": shared_key}
+
+
+SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 INSTALLED_APPS = [
@@ -113,6 +221,9 @@ SIMPLE_JWT = {
         seconds=int(os.environ.get("SSO_ACCESS_TOKEN_SECONDS", "300"))
     ),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    # Our tokens get their own key (or key pair), not the SECRET_KEY shared with sessions
+    # and password reset links: see docs/security.md, "Signing keys for your tokens".
+    **_jwt_signing(),
 }
 
 # --- The single-page app on its own origin ------------------------------------------------

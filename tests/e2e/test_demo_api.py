@@ -1,10 +1,11 @@
-"""The demo API's cross-origin rules, checked over HTTP."""
+"""The demo API over HTTP: its cross-origin rules, its docs, and its token signing key."""
 
 from __future__ import annotations
 
 import requests
 
 from tests.e2e.conftest import Demo
+from tests.test_example_project import PUBLISHED_EXAMPLE_KEY, forged_access_token
 
 
 def preflight(demo: Demo, origin: str, path: str = "/api/sso/token/refresh/") -> requests.Response:
@@ -52,3 +53,20 @@ def test_the_demo_serves_the_schema_swagger_ui_and_redoc_without_a_cdn(demo: Dem
         answer = requests.get(demo.api + page, timeout=5)
         assert answer.status_code == 200
         assert "cdn." not in answer.text  # assets come from drf-spectacular-sidecar
+
+
+def test_an_access_token_forged_with_the_published_example_key_is_refused(demo: Demo) -> None:
+    def me(access_token: str) -> requests.Response:
+        return requests.get(
+            demo.api + "/api/sso/me/",
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=5,
+        )
+
+    forged = me(forged_access_token(PUBLISHED_EXAMPLE_KEY))
+    assert forged.status_code == 401
+    assert forged.json()["code"] == "token_not_valid"
+    # The same claims signed with the key run_demo.py made for this state directory pass:
+    # the refusal above is the key's doing, not the claims'.
+    demo_key = (demo.database.parent / "jwt-signing-key").read_text().strip()
+    assert me(forged_access_token(demo_key)).status_code == 200

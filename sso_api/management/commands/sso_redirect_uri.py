@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sso_api.redirects import callback_path, front_channel_logout_path
+from sso_api.callback_uri import callback_path, front_channel_logout_path
 
 
 class Command(BaseCommand):

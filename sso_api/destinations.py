@@ -1,9 +1,9 @@
-"""Where browsers are sent: the callback URI we register, and the ``next`` URLs we accept.
+"""Where a browser may be sent with a one-time ``sso_code``: the ``next`` policy.
 
-Both are security decisions. The callback URI must be byte-for-byte what is registered in
-Entra (scheme, host, port, path, trailing slash), or Microsoft refuses the sign-in with
-AADSTS50011. ``next`` decides where the browser carries a one-time ``sso_code``; an open
-redirect there hands that code to whoever controls the target.
+``next`` decides where the browser carries the code after sign-in; an open redirect there
+hands that code to whoever controls the target. The same rule decides where an error or
+the post-logout redirect may send the browser, so it is one function,
+:func:`validate_next_url`, used by the flows and by the system checks alike.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.apps import apps
-from django.http import HttpRequest
-from django.urls import reverse
 from django.utils.encoding import iri_to_uri
 
 from sso_api.conf import SSOSettings
@@ -27,50 +24,6 @@ _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 _PATH_ESCAPES = re.compile(r"(^|/)(\.|%2e){1,2}(/|$)|%2f|%5c", re.IGNORECASE)
 # Longest next accepted, measured after IRI-to-URI encoding as the redirect will send it.
 MAX_NEXT_LENGTH = 2048
-
-
-def request_scheme(request: HttpRequest) -> str:
-    """The scheme the client used to reach us.
-
-    ``request.is_secure()`` already honours Django's ``SECURE_PROXY_SSL_HEADER``. A reverse
-    proxy's ``X-Forwarded-Proto`` is honoured too (its first value when the proxies
-    chained a list): the seed documentation promises it, and a wrong value can only produce
-    a callback URI that Microsoft refuses, never one it accepts for someone else.
-    """
-    forwarded = str(request.META.get("HTTP_X_FORWARDED_PROTO", ""))
-    first = forwarded.split(",", 1)[0].strip().lower()
-    if first in ("http", "https"):
-        return first
-    return "https" if request.is_secure() else "http"
-
-
-def callback_netloc(request: HttpRequest, conf: SSOSettings) -> str:
-    """Host (and port) of the callback URI, in the documented order of precedence."""
-    if conf.callback_domain:
-        return conf.callback_domain
-    if apps.is_installed("django.contrib.sites"):
-        from django.contrib.sites.models import Site
-
-        try:
-            return str(Site.objects.get_current(request).domain)
-        except Site.DoesNotExist:
-            # Without SITE_ID the site is looked up by the request's host; no match means
-            # no site to take the domain from, so the request's host is the answer.
-            pass
-    return request.get_host()
-
-
-def build_callback_uri(request: HttpRequest, conf: SSOSettings) -> str:
-    """``{scheme}://{netloc}{path}`` where path is this app's mount plus ``callback/``."""
-    return f"{request_scheme(request)}://{callback_netloc(request, conf)}{callback_path()}"
-
-
-def callback_path() -> str:
-    return reverse("sso_api:callback")
-
-
-def front_channel_logout_path() -> str:
-    return reverse("sso_api:frontchannel-logout")
 
 
 def _normalise_prefix(url: str) -> tuple[str, str, str]:

@@ -1,0 +1,76 @@
+"""Reading request bodies and query strings without ever failing with a 500.
+
+Django and Django REST framework refuse some requests with exceptions that are not
+``APIException``: a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (``RequestDataTooBig``), more
+fields than ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` (``TooManyFieldsSent``), and JSON nested
+deeper than Python's recursion limit (``RecursionError`` from the ``json`` module, about a
+thousand ``[``). Left alone, Django turns the first two into an HTML 400 page and the last
+into a 500. :func:`request_error` translates each into one of our errors, so the views can
+answer with the usual ``{"detail", "code"}`` body (or, at the callback, a redirect).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http import UnreadablePostError
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.parsers import JSONParser
+
+from sso_api.exceptions import (
+    InvalidRequest,
+    MalformedBody,
+    MethodNotAllowed,
+    RequestTooLarge,
+    SSOError,
+    TooManyFields,
+    UnsupportedMediaType,
+)
+
+
+class SafeJSONParser(JSONParser):
+    """DRF's JSON parser, with any nesting depth answered as :class:`MalformedBody`.
+
+    DRF reads the whole body through ``request.body`` first, so Django's size limit still
+    applies before any parsing.
+    """
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise MalformedBody("JSON nested too deep") from exc
+
+
+def request_error(exc: BaseException) -> SSOError | None:
+    """Our error for a request that Django or DRF refused, or None for anything else.
+
+    Every translation uses a fixed text: none of them repeats what the client sent (DRF's
+    own messages quote the content type, the method and the JSON decoder's complaint).
+    """
+    if isinstance(exc, SSOError):
+        return exc
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge("body over DATA_UPLOAD_MAX_MEMORY_SIZE")
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return TooManyFields("more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS")
+    if isinstance(exc, RecursionError):
+        return MalformedBody("input nested too deep")
+    if isinstance(exc, drf_exceptions.ParseError):
+        return MalformedBody("body could not be parsed")
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return UnsupportedMediaType("unsupported content type")
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return MethodNotAllowed("method not allowed")
+    if isinstance(exc, (SuspiciousOperation, BadRequest, UnreadablePostError)):
+        # A malformed multipart boundary, an unreadable body, a disallowed host seen by a
+        # view: the request cannot be served, and nothing about it is worth echoing.
+        return InvalidRequest(f"request refused by Django: {type(exc).__name__}")
+    return None
