@@ -17,25 +17,52 @@ sso.W005   the flow cache culls entries at MAX_ENTRIES (300 by default): a flood
            calls would evict other users' pending sign-ins
 sso.E007   ``MICROSOFT_SSO_LOGOUT_REDIRECT_PATH`` is a URL outside the redirect allow-list
 sso.E008   ``MICROSOFT_SSO_NEXT_URL`` or ``_LOGIN_FAILED_URL`` is no path and no allowed URL
+sso.E009   an ``ALLOWED_REDIRECT_URLS`` entry can never match: a wildcard (``*`` is compared
+           literally), or a form ``validate_next_url`` always refuses (``/../``, ``%2F``,
+           spaces, ``javascript:``...)
+sso.W006   an ``ALLOWED_REDIRECT_URLS`` entry has a query or fragment, which the matcher
+           ignores: the entry allows more than it says
+sso.E010   ``SUPERUSER_LIST`` is ``["*"]`` and the other settings let in any Microsoft
+           account (see :func:`_open_to_every_microsoft_account`)
+sso.W007   the same for ``STAFF_LIST``
 =========  ===========================================================================
 
-Settings given as callables (resolved per request) are not type-checked here.
+Only ``manage.py check --deploy`` runs these (each is normal during development):
+
+=========  ===========================================================================
+id         problem
+=========  ===========================================================================
+sso.W008   ``MICROSOFT_SSO_REQUIRE_CODE_CHALLENGE`` is off: sso_codes are not PKCE-bound
+sso.W009   the refresh cookie is on and ``MICROSOFT_SSO_REFRESH_COOKIE_SECURE`` is off
+sso.W010   the refresh cookie is on with ``MICROSOFT_SSO_REFRESH_COOKIE_SAMESITE = "None"``
+sso.W011   an ``ALLOWED_REDIRECT_URLS`` entry is ``http://`` on a host other than
+           localhost, 127.0.0.1 or [::1]: the sso_code would travel in clear
+sso.W012   ``MICROSOFT_SSO_SESSION_LIFETIME`` is over 90 days
+sso.W013   ``SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]`` is over one hour
+=========  ===========================================================================
+
+Settings given as callables (resolved per request) are skipped: the checks cannot know
+their values. ``SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]`` is not checked, because
+``MICROSOFT_SSO_SESSION_LIFETIME`` caps every refresh-token family anyway.
 """
 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from rest_framework_simplejwt import settings as simplejwt_settings
 
 from sso_api.conf import PREFIX, SPECS, SPECS_BY_NAME, sso_settings
+from sso_api.destinations import validate_next_url
 from sso_api.exceptions import InvalidNextURL
-from sso_api.redirects import validate_next_url
 
 # Backends that delete a share of their entries once MAX_ENTRIES is reached.
 _CULLING_CACHES = ("DatabaseCache", "LocMemCache", "FileBasedCache")
@@ -45,6 +72,14 @@ _PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
 )
+
+# Authority paths that accept accounts from any tenant (or any personal account):
+# https://learn.microsoft.com/entra/identity-platform/msal-client-application-configuration#authority
+_MULTI_TENANT_AUTHORITIES = frozenset({"common", "organizations", "consumers"})
+# Plain http is harmless only where the traffic never leaves the machine.
+_LOOPBACK_HOSTS = frozenset({"localhost"})
+_LONGEST_SANE_SESSION = timedelta(days=90)
+_LONGEST_SANE_ACCESS_TOKEN = timedelta(hours=1)
 
 
 def _configured(name: str) -> Any:
@@ -156,20 +191,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
                     id="sso.E004",
                 )
             )
-    redirect_urls = _configured("ALLOWED_REDIRECT_URLS")
-    if isinstance(redirect_urls, (list, tuple)):
-        for entry in redirect_urls:
-            parts = urlsplit(str(entry))
-            if not parts.scheme or not parts.netloc or "@" in parts.netloc:
-                messages.append(
-                    Error(
-                        f"MICROSOFT_SSO_ALLOWED_REDIRECT_URLS entry {entry!r} is not an absolute "
-                        "URL.",
-                        hint="Give a scheme and a host: 'https://app.example.com' or "
-                        "'myapp://auth'. Relative paths on this host are always allowed.",
-                        id="sso.E005",
-                    )
-                )
+    messages.extend(_check_redirect_allow_list())
     messages.extend(_check_logout_redirect())
     messages.extend(_check_browser_destinations())
     samesite = _configured("REFRESH_COOKIE_SAMESITE")
@@ -243,3 +265,278 @@ def _check_browser_destinations() -> list[CheckMessage]:
         for name in ("NEXT_URL", "LOGIN_FAILED_URL")
         if isinstance(target := _configured(name), str) and not _is_allowed_destination(target)
     ]
+
+
+def _redirect_entries() -> list[str]:
+    """The entries of ``MICROSOFT_SSO_ALLOWED_REDIRECT_URLS``; none if it is a callable."""
+    entries = _configured("ALLOWED_REDIRECT_URLS")
+    return [str(entry) for entry in entries] if isinstance(entries, (list, tuple)) else []
+
+
+def _absolute_entry(entry: str) -> SplitResult | None:
+    """``entry`` split into its parts, or None if it is no absolute URL (sso.E005)."""
+    try:
+        parts = urlsplit(entry)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+    if not parts.scheme or not parts.netloc or "@" in parts.netloc:
+        return None
+    return parts
+
+
+def _what_entry_matches(parts: SplitResult) -> str:
+    """The entry as the matcher reads it: scheme, host and path, without query or fragment."""
+    return urlunsplit(parts._replace(query="", fragment=""))
+
+
+def _never_matched(parts: SplitResult) -> tuple[str, str] | None:
+    """(Why, what to do) if no ``next`` URL can ever match the entry ``parts``; else None.
+
+    ``validate_next_url`` compares scheme and host exactly and the path as a prefix, and
+    ignores the entry's query and fragment.
+    """
+    if "*" in parts.netloc or "*" in parts.path:
+        return (
+            "'*' is matched literally, not as a wildcard",
+            "Wildcards are not supported: list each origin (or URL prefix) on its own.",
+        )
+    # Every URL under an entry carries the entry's scheme, host and path, so when the entry
+    # itself is refused for its form, so is everything it could allow.
+    try:
+        validate_next_url(_what_entry_matches(parts), sso_settings())
+    except InvalidNextURL as exc:
+        return (
+            f"next URLs of this form are always refused ({exc.reason})",
+            "Correct the entry or remove it; see the refused forms under invalid_next_url "
+            "in the troubleshooting guide.",
+        )
+    return None
+
+
+def _check_redirect_allow_list() -> list[CheckMessage]:
+    """sso.E005, sso.E009 and sso.W006: entries that do not mean what they say."""
+    messages: list[CheckMessage] = []
+    for entry in _redirect_entries():
+        parts = _absolute_entry(entry)
+        if parts is None:
+            messages.append(
+                Error(
+                    f"MICROSOFT_SSO_ALLOWED_REDIRECT_URLS entry {entry!r} is not an absolute URL.",
+                    hint="Give a scheme and a host: 'https://app.example.com' or "
+                    "'myapp://auth'. Relative paths on this host are always allowed.",
+                    id="sso.E005",
+                )
+            )
+        elif never := _never_matched(parts):
+            reason, hint = never
+            messages.append(
+                Error(
+                    f"MICROSOFT_SSO_ALLOWED_REDIRECT_URLS entry {entry!r} can never match: "
+                    f"{reason}.",
+                    hint=hint,
+                    id="sso.E009",
+                )
+            )
+        elif "?" in entry or "#" in entry:
+            # urlsplit ends the host and path at the first '?' or '#'.
+            allowed = _what_entry_matches(parts)
+            messages.append(
+                Warning(
+                    f"MICROSOFT_SSO_ALLOWED_REDIRECT_URLS entry {entry!r} has a query or "
+                    f"fragment, which is ignored: it allows every URL under {allowed!r}.",
+                    hint=f"List {allowed!r}: entries match by scheme, host and path prefix "
+                    "only, whatever the query or fragment of next.",
+                    id="sso.W006",
+                )
+            )
+    return messages
+
+
+def _lists_everyone(name: str) -> bool:
+    value = _configured(name)
+    return isinstance(value, (list, tuple)) and "*" in value
+
+
+def _open_to_every_microsoft_account() -> bool:
+    """Whether the settings alone let any Microsoft account sign in and get a user.
+
+    True when the authority is multi-tenant (``MICROSOFT_SSO_TENANT_ID``, or the last path
+    segment of ``MICROSOFT_SSO_AUTHORITY``, which wins over it, is ``common``,
+    ``organizations`` or ``consumers``), ``MICROSOFT_SSO_ALLOWED_TENANTS`` is empty,
+    ``MICROSOFT_SSO_ALLOWABLE_DOMAINS`` contains ``"*"``, users are created on first
+    sign-in, and no ``MICROSOFT_SSO_PRE_VALIDATE_CALLBACK`` can refuse anyone. False when
+    one of these settings is a callable, whose value may differ per request.
+    """
+    names = ("TENANT_ID", "AUTHORITY", "ALLOWED_TENANTS", "ALLOWABLE_DOMAINS", "AUTO_CREATE_USERS")
+    if any(callable(_configured(name)) for name in names):
+        return False
+    if _configured("PRE_VALIDATE_CALLBACK") is not None or not _configured("AUTO_CREATE_USERS"):
+        return False
+    allowed_tenants = _configured("ALLOWED_TENANTS")
+    if not isinstance(allowed_tenants, (list, tuple)) or allowed_tenants:
+        return False
+    if not _lists_everyone("ALLOWABLE_DOMAINS"):
+        return False
+    try:
+        authority_path = urlsplit(sso_settings().authority).path
+    except ValueError:
+        return False
+    return authority_path.rstrip("/").rsplit("/", 1)[-1].lower() in _MULTI_TENANT_AUTHORITIES
+
+
+@register(Tags.security)
+def check_privileges_for_everyone(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """sso.E010 and sso.W007: ``"*"`` in the superuser or staff list, open to the world.
+
+    Not deploy-only: who can reach a server, not whether it is production, makes this
+    dangerous, and staging or preview servers rarely run ``check --deploy``.
+    """
+    if not _open_to_every_microsoft_account():
+        return []
+    open_door = (
+        "and any Microsoft account may sign in (multi-tenant authority, no "
+        "MICROSOFT_SSO_ALLOWED_TENANTS, MICROSOFT_SSO_ALLOWABLE_DOMAINS ['*'])"
+    )
+    hint = (
+        "List the email addresses instead of '*', or restrict who may sign in with "
+        "MICROSOFT_SSO_ALLOWED_TENANTS or MICROSOFT_SSO_ALLOWABLE_DOMAINS."
+    )
+    messages: list[CheckMessage] = []
+    if _lists_everyone("SUPERUSER_LIST"):
+        messages.append(
+            Error(
+                f"MICROSOFT_SSO_SUPERUSER_LIST contains '*' {open_door}: anyone with a "
+                "Microsoft account would become a superuser.",
+                hint=hint,
+                id="sso.E010",
+            )
+        )
+    if _lists_everyone("STAFF_LIST"):
+        messages.append(
+            Warning(
+                f"MICROSOFT_SSO_STAFF_LIST contains '*' {open_door}: anyone with a "
+                "Microsoft account would become staff (is_staff, which DRF's IsAdminUser "
+                "checks).",
+                hint=hint,
+                id="sso.W007",
+            )
+        )
+    return messages
+
+
+@register(Tags.security, deploy=True)
+def check_deployment(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    """sso.W008 to sso.W013: settings that are fine in development but not in production."""
+    return [
+        *_check_code_challenge(),
+        *_check_refresh_cookie(),
+        *_check_plain_http_destinations(),
+        *_check_lifetimes(),
+    ]
+
+
+def _check_code_challenge() -> list[CheckMessage]:
+    if _configured("REQUIRE_CODE_CHALLENGE") is not False:
+        return []
+    return [
+        Warning(
+            "MICROSOFT_SSO_REQUIRE_CODE_CHALLENGE is off: whoever sees an sso_code (history, "
+            "logs, a pushed callback) can redeem it.",
+            hint="Remove the setting (the default is True) and have clients send a PKCE S256 "
+            "code_challenge to /start/ and its verifier to /token/.",
+            id="sso.W008",
+        )
+    ]
+
+
+def _check_refresh_cookie() -> list[CheckMessage]:
+    if _configured("REFRESH_COOKIE") is not True:
+        return []
+    messages: list[CheckMessage] = []
+    if _configured("REFRESH_COOKIE_SECURE") is False:
+        messages.append(
+            Warning(
+                "MICROSOFT_SSO_REFRESH_COOKIE_SECURE is off: browsers also send the refresh "
+                "cookie over plain http, in clear.",
+                hint="Remove the setting (the default is True); turning it off is meant for "
+                "development over http only.",
+                id="sso.W009",
+            )
+        )
+    if _configured("REFRESH_COOKIE_SAMESITE") == "None":
+        messages.append(
+            Warning(
+                "MICROSOFT_SSO_REFRESH_COOKIE_SAMESITE is 'None': browsers send the refresh "
+                "cookie with cross-site requests, leaving the X-SSO-CSRF header and the "
+                "Origin check as the only defence against forged ones.",
+                hint="Serve the API on the app's site (app.example.com and api.example.com "
+                "are one site) and use 'Strict' or 'Lax'. If it must live on another site, "
+                "add 'sso.W010' to SILENCED_SYSTEM_CHECKS.",
+                id="sso.W010",
+            )
+        )
+    return messages
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_plain_http_destinations() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for entry in _redirect_entries():
+        parts = _absolute_entry(entry)
+        if parts is None or parts.scheme != "http":
+            continue
+        try:
+            host = parts.hostname or ""
+        except ValueError:
+            continue
+        if _is_loopback(host):
+            continue
+        messages.append(
+            Warning(
+                f"MICROSOFT_SSO_ALLOWED_REDIRECT_URLS entry {entry!r} is plain http: the "
+                "sso_code would travel to it in clear.",
+                hint="Use https. Plain http is fine for localhost, 127.0.0.1 and [::1] only, "
+                "where the traffic never leaves the machine.",
+                id="sso.W011",
+            )
+        )
+    return messages
+
+
+def _check_lifetimes() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    session_lifetime = _configured("SESSION_LIFETIME")
+    if isinstance(session_lifetime, timedelta) and session_lifetime > _LONGEST_SANE_SESSION:
+        messages.append(
+            Warning(
+                f"MICROSOFT_SSO_SESSION_LIFETIME is {session_lifetime}: a stolen refresh token "
+                "keeps its session alive that long.",
+                hint="Keep it at 90 days or less (the default is 14 days); users then sign in "
+                "with Microsoft again.",
+                id="sso.W012",
+            )
+        )
+    # Read the module attribute on every call: simplejwt replaces api_settings when
+    # SIMPLE_JWT changes instead of updating it.
+    access_lifetime = simplejwt_settings.api_settings.ACCESS_TOKEN_LIFETIME
+    if isinstance(access_lifetime, timedelta) and access_lifetime > _LONGEST_SANE_ACCESS_TOKEN:
+        messages.append(
+            Warning(
+                f'SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] is {access_lifetime}: an access token '
+                "keeps working that long after sign-out or revocation.",
+                hint="Keep it at one hour or less; minutes are better (simplejwt's default is "
+                "5). Clients refresh it silently.",
+                id="sso.W013",
+            )
+        )
+    return messages

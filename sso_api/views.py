@@ -23,7 +23,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser, FormParser
+from rest_framework.parsers import BaseParser, FormParser, JSONParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -50,7 +50,7 @@ from sso_api.exceptions import (
     InvalidRequest,
     SSOError,
 )
-from sso_api.parsers import SafeJSONParser, request_error
+from sso_api.request_errors import request_error
 from sso_api.serializers import (
     LogoutResponseSerializer,
     RefreshRequestSerializer,
@@ -119,7 +119,7 @@ class SSOView(APIView):
 
     authentication_classes: Sequence[type[BaseAuthentication]] = ()
     permission_classes: Sequence[type[BasePermission]] = (AllowAny,)
-    parser_classes: Sequence[type[BaseParser]] = (SafeJSONParser,)
+    parser_classes: Sequence[type[BaseParser]] = (JSONParser,)
     renderer_classes: Sequence[type[BaseRenderer]] = (JSONRenderer,)
     content_negotiation_class = _JSONOnlyNegotiation
     throttle_classes: Sequence[type[BaseThrottle]] = (SSORateThrottle,)
@@ -187,7 +187,7 @@ class StartView(SSOView):
     """Begin a sign-in: answers Microsoft's authorization URL (or redirects to it)."""
 
     throttle_scope = "sso_start"
-    parser_classes = (SafeJSONParser, FormParser)
+    parser_classes = (JSONParser, FormParser)
 
     @extend_schema(**schema.START_GET)
     def get(self, request: Request) -> HttpResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,3 +114,20 @@ def test_audit_log_lines_are_structured_and_carry_no_tokens(
     assert tokens["access"] not in text
     assert tokens["refresh"] not in text
     assert "eyJ" not in text
+
+
+def test_text_from_the_request_cannot_forge_keys_or_lines_in_the_audit_log(
+    browser: SignInDriver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sso_api.audit")
+    state = browser.start(next="/app/").json()["state"]
+    forged = 'nope" event=user_created user_id=1\nevent=sign_in_succeeded x="'
+
+    browser.client.get("/api/sso/callback/", {"state": state, "error": forged})
+
+    [line] = [record.getMessage() for record in caplog.records if record.name == "sso_api.audit"]
+    assert "\n" not in line
+    pairs = [token.partition("=") for token in shlex.split(line)]
+    keys = [key for key, _, _ in pairs]
+    assert keys == ["event", "code", "reason", "causes"]
+    assert dict((key, value) for key, _, value in pairs)["event"] == "sign_in_refused"

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.checks import run_checks
+from django.core.checks import CheckMessage, run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.test import override_settings
+from pytest_django.fixtures import Settings
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DUMMY = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
@@ -21,13 +26,25 @@ REDIS = {
 }
 
 
+DEPLOY_ONLY = {"sso.W008", "sso.W009", "sso.W010", "sso.W011", "sso.W012", "sso.W013"}
+
+
+def sso_messages(*, deploy: bool = False) -> list[CheckMessage]:
+    """The unsilenced ``sso.*`` messages for the current settings (``check [--deploy]``)."""
+    return [
+        message
+        for message in run_checks(include_deployment_checks=deploy)
+        if message.id and message.id.startswith("sso.") and not message.is_silenced()
+    ]
+
+
+def reported(*, deploy: bool = False) -> set[str]:
+    return {str(message.id) for message in sso_messages(deploy=deploy)}
+
+
 def check_ids(**overrides: Any) -> set[str]:
     with override_settings(**overrides):
-        return {
-            message.id
-            for message in run_checks()
-            if message.id and message.id.startswith("sso.") and not message.is_silenced()
-        }
+        return reported()
 
 
 def test_the_test_settings_pass_every_check() -> None:
@@ -118,7 +135,9 @@ def test_e004_callables_are_accepted() -> None:
     )
 
 
-@pytest.mark.parametrize("entry", ["spa.example.com", "/relative", "https://user@evil.example"])
+@pytest.mark.parametrize(
+    "entry", ["spa.example.com", "/relative", "https://user@evil.example", "https://[::1"]
+)
 def test_e005_redirect_allow_list_entries_must_be_absolute(entry: str) -> None:
     assert "sso.E005" in check_ids(MICROSOFT_SSO_ALLOWED_REDIRECT_URLS=[entry])
 
@@ -154,3 +173,214 @@ def test_e008_browser_destinations_must_be_paths_or_allowed_urls(name: str) -> N
     assert "sso.E008" in check_ids(**{name: "admin:index"})
     assert "sso.E008" in check_ids(**{name: "https://evil.example/"})
     assert "sso.E008" not in check_ids(**{name: "/welcome/"})
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://*.example.com",
+        "https://app.example.com/*",
+        "https://app.example.com/spa/../admin",
+        "https://app.example.com/spa%2Fadmin",
+        "https://app.example.com /spa",
+        "javascript://app.example.com/%0aalert(1)",
+    ],
+    ids=["wildcard-host", "wildcard-path", "dot-segments", "encoded-slash", "space", "script"],
+)
+def test_e009_redirect_entries_that_can_never_match(settings: Settings, entry: str) -> None:
+    settings.MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = [entry]
+    # Dead in every environment, so reported without --deploy.
+    assert "sso.E009" in reported()
+
+
+@pytest.mark.parametrize(
+    ("entry", "what_it_allows"),
+    [
+        ("https://app.example.com/signed-in?tenant=contoso", "https://app.example.com/signed-in"),
+        ("https://app.example.com/#/signed-in", "https://app.example.com/"),
+    ],
+    ids=["query", "fragment"],
+)
+def test_w006_a_query_or_fragment_in_a_redirect_entry_is_ignored(
+    settings: Settings, entry: str, what_it_allows: str
+) -> None:
+    settings.MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = [entry]
+    (message,) = [m for m in sso_messages() if m.id == "sso.W006"]
+    assert f"every URL under {what_it_allows!r}" in message.msg
+
+
+# tests/settings.py is open to the world already: the "organizations" authority, no
+# MICROSOFT_SSO_ALLOWED_TENANTS, MICROSOFT_SSO_ALLOWABLE_DOMAINS = ["*"].
+MULTI_TENANT_AUTHORITIES = [
+    {"MICROSOFT_SSO_TENANT_ID": "organizations"},
+    {"MICROSOFT_SSO_TENANT_ID": "common"},
+    {"MICROSOFT_SSO_TENANT_ID": "Consumers"},
+    {"MICROSOFT_SSO_AUTHORITY": "https://login.microsoftonline.us/common/"},
+    {"MICROSOFT_SSO_TENANT_ID": "", "MICROSOFT_SSO_AUTHORITY": "https://idp.test/organizations"},
+]
+AUTHORITY_IDS = ["organizations", "common", "consumers", "authority", "authority-only"]
+
+
+def configure(settings: Settings, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(settings, name, value)
+
+
+@pytest.mark.parametrize("authority", MULTI_TENANT_AUTHORITIES, ids=AUTHORITY_IDS)
+def test_e010_a_wildcard_superuser_list_open_to_every_microsoft_account(
+    settings: Settings, authority: dict[str, Any]
+) -> None:
+    configure(settings, authority)
+    settings.MICROSOFT_SSO_SUPERUSER_LIST = ["*"]
+    # An error, and not deploy-only: it stops manage.py check, runserver and migrate.
+    with pytest.raises(SystemCheckError, match=r"sso\.E010"):
+        call_command("check")
+
+
+@pytest.mark.parametrize("authority", MULTI_TENANT_AUTHORITIES, ids=AUTHORITY_IDS)
+def test_w007_a_wildcard_staff_list_open_to_every_microsoft_account(
+    settings: Settings, authority: dict[str, Any]
+) -> None:
+    configure(settings, authority)
+    settings.MICROSOFT_SSO_STAFF_LIST = ["*"]
+    assert "sso.W007" in reported()
+
+
+@pytest.mark.parametrize(
+    "restriction",
+    [
+        {"MICROSOFT_SSO_TENANT_ID": "contoso.example"},
+        # The authority wins over the tenant id.
+        {"MICROSOFT_SSO_AUTHORITY": "https://login.microsoftonline.com/contoso.example"},
+        {"MICROSOFT_SSO_ALLOWED_TENANTS": ["72f988bf-86f1-41af-91ab-2d7cd011db47"]},
+        {"MICROSOFT_SSO_ALLOWABLE_DOMAINS": ["contoso.example"]},
+        {"MICROSOFT_SSO_AUTO_CREATE_USERS": False},
+        {"MICROSOFT_SSO_PRE_VALIDATE_CALLBACK": lambda claims, request: True},
+        {"MICROSOFT_SSO_ALLOWABLE_DOMAINS": lambda request: ["*"]},
+        {
+            "MICROSOFT_SSO_SUPERUSER_LIST": ["ada@contoso.example"],
+            "MICROSOFT_SSO_STAFF_LIST": ["grace@contoso.example"],
+        },
+    ],
+    ids=[
+        "one-tenant",
+        "one-tenant-authority",
+        "allowed-tenants",
+        "allowed-domains",
+        "no-new-users",
+        "pre-validate-hook",
+        "callable",
+        "listed-emails",
+    ],
+)
+def test_wildcard_privileges_are_fine_when_not_everyone_gets_in(
+    settings: Settings, restriction: dict[str, Any]
+) -> None:
+    settings.MICROSOFT_SSO_SUPERUSER_LIST = ["*"]
+    settings.MICROSOFT_SSO_STAFF_LIST = ["*"]
+    configure(settings, restriction)
+    assert not reported(deploy=True) & {"sso.E010", "sso.W007"}
+
+
+def test_w008_pkce_turned_off(settings: Settings) -> None:
+    settings.MICROSOFT_SSO_REQUIRE_CODE_CHALLENGE = False
+    assert "sso.W008" in reported(deploy=True)
+
+
+def test_w009_refresh_cookie_without_secure(settings: Settings) -> None:
+    settings.MICROSOFT_SSO_REFRESH_COOKIE_SECURE = False
+    assert "sso.W009" not in reported(deploy=True)  # no cookie is sent while it is off
+    settings.MICROSOFT_SSO_REFRESH_COOKIE = True
+    assert "sso.W009" in reported(deploy=True)
+
+
+def test_w010_refresh_cookie_sent_cross_site(settings: Settings) -> None:
+    settings.MICROSOFT_SSO_REFRESH_COOKIE_SAMESITE = "None"
+    assert "sso.W010" not in reported(deploy=True)  # no cookie is sent while it is off
+    settings.MICROSOFT_SSO_REFRESH_COOKIE = True
+    assert "sso.W010" in reported(deploy=True)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "http://app.example.com",
+        "HTTP://APP.EXAMPLE.COM/spa",
+        "http://192.168.1.20:3000",
+        "http://localhost.example.com",
+    ],
+)
+def test_w011_plain_http_redirect_entry(settings: Settings, entry: str) -> None:
+    settings.MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = [entry]
+    assert "sso.W011" in reported(deploy=True)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "http://localhost:3000",
+        "http://127.0.0.1:5173/spa",
+        "http://127.0.0.2",
+        "http://[::1]:8080",
+        "https://app.example.com",
+        "myapp://auth",
+    ],
+)
+def test_loopback_http_and_https_entries_are_fine_for_deploy(
+    settings: Settings, entry: str
+) -> None:
+    settings.MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = [entry]
+    assert reported(deploy=True) == set()
+
+
+def test_w012_session_lifetime_beyond_90_days(settings: Settings) -> None:
+    settings.MICROSOFT_SSO_SESSION_LIFETIME = timedelta(days=90)
+    assert "sso.W012" not in reported(deploy=True)
+    settings.MICROSOFT_SSO_SESSION_LIFETIME = timedelta(days=91)
+    assert "sso.W012" in reported(deploy=True)
+
+
+def test_w013_access_token_lifetime_beyond_an_hour(settings: Settings) -> None:
+    settings.SIMPLE_JWT = {"ACCESS_TOKEN_LIFETIME": timedelta(hours=1)}
+    assert "sso.W013" not in reported(deploy=True)
+    settings.SIMPLE_JWT = {"ACCESS_TOKEN_LIFETIME": timedelta(hours=8)}
+    assert "sso.W013" in reported(deploy=True)
+
+
+DEPLOY_TRIGGERS: dict[str, Any] = {
+    "MICROSOFT_SSO_REQUIRE_CODE_CHALLENGE": False,
+    "MICROSOFT_SSO_REFRESH_COOKIE": True,
+    "MICROSOFT_SSO_REFRESH_COOKIE_SECURE": False,
+    "MICROSOFT_SSO_REFRESH_COOKIE_SAMESITE": "None",
+    "MICROSOFT_SSO_ALLOWED_REDIRECT_URLS": ["http://app.example.com"],
+    "MICROSOFT_SSO_SESSION_LIFETIME": timedelta(days=365),
+    "SIMPLE_JWT": {"ACCESS_TOKEN_LIFETIME": timedelta(days=1)},
+}
+
+
+def test_deploy_checks_run_only_with_deploy(settings: Settings) -> None:
+    configure(settings, DEPLOY_TRIGGERS)
+    assert reported(deploy=True) == DEPLOY_ONLY
+    assert reported() == set()
+    development, deployment = StringIO(), StringIO()
+    call_command("check", stdout=development, stderr=development)
+    call_command("check", "--deploy", stdout=deployment, stderr=deployment)
+    assert "sso.W0" not in development.getvalue()
+    assert all(check_id in deployment.getvalue() for check_id in DEPLOY_ONLY)
+
+
+def test_the_test_settings_pass_the_deploy_checks() -> None:
+    assert reported(deploy=True) == set()
+
+
+def per_request(value: Any) -> Any:
+    """``value`` as a setting given as a callable taking the request."""
+    return lambda request: value
+
+
+def test_deploy_checks_skip_settings_given_as_callables(settings: Settings) -> None:
+    # Their value may differ per request, so there is nothing to judge before one comes.
+    for name, value in DEPLOY_TRIGGERS.items():
+        if name.startswith("MICROSOFT_SSO_"):
+            setattr(settings, name, per_request(value))
+    assert reported(deploy=True) == set()

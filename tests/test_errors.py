@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -62,10 +63,103 @@ def test_garbage_queries_never_cause_a_server_error(browser: SignInDriver, query
     assert browser.client.get(f"/api/sso/callback/{query}&state=x").status_code == 302
 
 
-def test_unsupported_methods_answer_in_our_error_shape(browser: SignInDriver) -> None:
-    response = browser.client.delete("/api/sso/token/")
+def test_unsupported_methods_answer_in_our_error_shape_without_naming_the_method(
+    browser: SignInDriver,
+) -> None:
+    response = browser.client.generic("PROPFIND<b>", "/api/sso/token/")
     assert response.status_code == 405
-    assert response.json()["code"] == "method_not_allowed"
+    assert response.json() == {
+        "detail": "This HTTP method is not allowed here.",
+        "code": "method_not_allowed",
+    }
+    assert response["Allow"] == "POST, OPTIONS"
+
+
+def test_an_unsupported_content_type_is_not_repeated_in_the_error(browser: SignInDriver) -> None:
+    response = browser.client.generic(
+        "POST", "/api/sso/token/", b"{}", content_type="text/evil-<script>"
+    )
+    assert response.status_code == 415
+    assert response.json() == {
+        "detail": "The request's content type is not supported here.",
+        "code": "unsupported_media_type",
+    }
+
+
+JSON_ENDPOINTS = ["start/", "token/", "token/refresh/", "logout/"]
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+@pytest.mark.parametrize("endpoint", JSON_ENDPOINTS)
+@pytest.mark.parametrize(
+    "body", [b"[" * 1500, b'{"a":' * 5000, b"[" * 100_000], ids=["lists", "objects", "deep"]
+)
+def test_json_nested_to_any_depth_is_a_parse_error(
+    browser: SignInDriver, settings: Any, endpoint: str, body: bytes, debug: bool
+) -> None:
+    settings.DEBUG = debug
+    response = browser.client.generic(
+        "POST", f"/api/sso/{endpoint}", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "The request body could not be parsed.",
+        "code": "parse_error",
+    }
+
+
+@pytest.mark.parametrize("endpoint", JSON_ENDPOINTS)
+def test_a_body_over_the_upload_limit_is_refused_as_json(
+    browser: SignInDriver, settings: Any, endpoint: str
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = b'{"next": "/' + b"a" * 2000 + b'"}'
+    response = browser.client.generic(
+        "POST", f"/api/sso/{endpoint}", body, content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request is too large.", "code": "request_too_large"}
+
+
+def test_a_form_with_too_many_fields_is_refused_as_json(
+    browser: SignInDriver, settings: Any
+) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    form = "&".join(f"f{index}=x" for index in range(50))
+    posted = browser.client.generic(
+        "POST", "/api/sso/start/", form, content_type="application/x-www-form-urlencoded"
+    )
+    queried = browser.client.get(f"/api/sso/start/?{form}")
+    for response in (posted, queried):
+        assert response.status_code == 400
+        assert response.json() == {
+            "detail": "The request has too many fields.",
+            "code": "too_many_fields",
+        }
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "code"),
+    [
+        ("DATA_UPLOAD_MAX_NUMBER_FIELDS", 10, "too_many_fields"),
+        ("DATA_UPLOAD_MAX_MEMORY_SIZE", 100, "request_too_large"),
+    ],
+)
+def test_a_callback_django_refuses_still_redirects_with_sso_error(
+    browser: SignInDriver, settings: Any, limit: str, value: int, code: str
+) -> None:
+    setattr(settings, limit, value)
+    form = "&".join(f"f{index}=" + "x" * 20 for index in range(50))
+    posted = browser.client.generic(
+        "POST", "/api/sso/callback/", form, content_type="application/x-www-form-urlencoded"
+    )
+    responses = [posted]
+    if code == "too_many_fields":
+        responses.append(browser.client.get(f"/api/sso/callback/?{form}"))
+    for response in responses:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login-failed/?")
+        assert parse_qs(urlsplit(response["Location"]).query)["sso_error"] == [code]
 
 
 def test_errors_are_json_even_when_the_browser_asks_for_html(browser: SignInDriver) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -90,10 +91,27 @@ def test_the_code_expires_after_sixty_seconds(
     )
 
 
-def test_pkce_can_be_made_optional(browser: SignInDriver, ada: FakeUser, sso: Any) -> None:
+def test_pkce_can_be_made_optional_and_then_a_code_redeems_without_a_verifier(
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform, sso: Any
+) -> None:
     sso.MICROSOFT_SSO_REQUIRE_CODE_CHALLENGE = False
     started = browser.client.post("/api/sso/start/", {"next": "/"}, content_type="application/json")
-    assert started.status_code == 200
+    answer = identity_platform.authorize(started.json()["authorization_url"], user=ada)
+    sso_code = parse_qs(urlsplit(browser.deliver(answer)["Location"]).query)["sso_code"][0]
+
+    response = browser.redeem(sso_code, None)
+
+    assert response.status_code == 200
+    assert response.json()["user"]["email"] == "ada@contoso.example"
+
+
+def test_with_pkce_optional_a_code_started_with_a_challenge_still_needs_its_verifier(
+    browser: SignInDriver, ada: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_REQUIRE_CODE_CHALLENGE = False
+    attempt = browser.sign_in(ada)
+    response = browser.redeem(attempt.sso_code, None)
+    assert response.json()["code"] == "invalid_code_verifier"
 
 
 def test_an_inactive_user_gets_no_tokens(browser: SignInDriver, ada: FakeUser) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth import get_user_model
 
-from sso_api.entra.id_token import MicrosoftClaims
+from sso_api.claims import MicrosoftClaims
+from sso_api.conf import sso_settings
+from sso_api.entra.client import EntraClient, entra_client
+from sso_api.entra.id_token import validate_id_token
+from sso_api.exceptions import InvalidIdToken, SSOError
 from sso_api.models import MicrosoftIdentity
-from sso_api.testing import FakeIdentityPlatform, FakeUser
+from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeUser
 from sso_api.testing.client import SignInDriver
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +164,130 @@ def test_xms_edov_is_read_in_its_boolean_and_string_forms(
     if value is not None:
         claims["xms_edov"] = value
     assert MicrosoftClaims.from_validated(claims).email_verified is verified
+
+
+# -- validate_id_token on its own: checks msal would otherwise make first ---------------------
+
+
+@pytest.fixture
+def entra(sso: Any) -> EntraClient:
+    """The shared Entra client of the test's configuration (fresh for every test)."""
+    return entra_client(sso_settings())
+
+
+@pytest.fixture(scope="module")
+def impostor_key() -> rsa.RSAPrivateKey:
+    """An RSA key the fake platform never published."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def genuine_id_token(
+    entra: EntraClient, platform: FakeIdentityPlatform, app: FakeApp, user: FakeUser
+) -> str:
+    """An id_token the platform signed with its published key, redeemed by msal as in a sign-in.
+
+    msal checks the token's nonce against the flow; it does not check the signature.
+    """
+    request = entra.initiate(
+        scopes=[], redirect_uri=app.redirect_uris[0], state="a-state", response_mode="query"
+    )
+    answer = platform.authorize(request.url, user=user)
+    result = entra.msal_app().acquire_token_by_auth_code_flow(request.flow, answer.params)
+    return str(result["id_token"])
+
+
+def resigned(id_token: str, *, algorithm: str, key: Any, kid: str) -> str:
+    """The same claims as ``id_token``, signed anew with ``algorithm`` and header ``kid``."""
+    unverified_claims = jwt.decode(id_token, options={"verify_signature": False})
+    return jwt.encode(unverified_claims, key, algorithm=algorithm, headers={"kid": kid})
+
+
+def validate(entra: EntraClient, raw_id_token: str, nonce: str) -> MicrosoftClaims:
+    return validate_id_token(
+        raw_id_token,
+        metadata=entra.metadata(),
+        keys=entra.signing_keys(),
+        client_id=entra.config.client_id,
+        nonce=nonce,
+    )
+
+
+def test_a_genuine_token_is_refused_with_the_nonce_of_another_sign_in(
+    entra: EntraClient, identity_platform: FakeIdentityPlatform, entra_app: FakeApp, ada: FakeUser
+) -> None:
+    id_token = genuine_id_token(entra, identity_platform, entra_app, ada)
+    nonce_it_answers = jwt.decode(id_token, options={"verify_signature": False})["nonce"]
+    assert validate(entra, id_token, nonce_it_answers).object_id == ada.object_id
+
+    with pytest.raises(InvalidIdToken) as refused:
+        validate(entra, id_token, "the-nonce-of-another-sign-in")
+
+    assert refused.value.reason == "id_token nonce does not match this sign-in"
+
+
+@pytest.mark.parametrize("algorithm", ["none", "HS256", "RS512"])
+def test_a_token_signed_with_another_algorithm_is_refused_before_any_key_lookup(
+    entra: EntraClient,
+    identity_platform: FakeIdentityPlatform,
+    entra_app: FakeApp,
+    ada: FakeUser,
+    impostor_key: rsa.RSAPrivateKey,
+    algorithm: str,
+) -> None:
+    key = {"none": "", "HS256": secrets.token_bytes(32), "RS512": impostor_key}[algorithm]
+    forged = resigned(
+        genuine_id_token(entra, identity_platform, entra_app, ada),
+        algorithm=algorithm,
+        key=key,
+        kid="a-key-id-nobody-published",
+    )
+    identity_platform.clear_requests()
+
+    with pytest.raises(InvalidIdToken) as refused:
+        validate(entra, forged, "any-nonce")
+
+    assert refused.value.reason == "id_token uses a refused signing algorithm"
+    # An unknown key id would otherwise send us to the keys endpoint: a forger cannot
+    # make us call Microsoft.
+    assert identity_platform.count("keys") == 0
+
+
+def test_a_burst_of_tokens_with_unknown_key_ids_costs_the_keys_endpoint_one_request(
+    entra: EntraClient,
+    identity_platform: FakeIdentityPlatform,
+    entra_app: FakeApp,
+    ada: FakeUser,
+    impostor_key: rsa.RSAPrivateKey,
+) -> None:
+    genuine = genuine_id_token(entra, identity_platform, entra_app, ada)
+    nonce = jwt.decode(genuine, options={"verify_signature": False})["nonce"]
+    validate(entra, genuine, nonce)  # the published keys are now known
+    identity_platform.clear_requests()
+
+    for number in range(5):
+        forged = resigned(genuine, algorithm="RS256", key=impostor_key, kid=f"unpublished-{number}")
+        with pytest.raises(InvalidIdToken, match="unknown key id"):
+            validate(entra, forged, nonce)
+
+    assert identity_platform.count("keys") == 1
+
+
+def test_a_failing_keys_endpoint_is_asked_once_for_a_burst_of_unknown_key_ids(
+    entra: EntraClient,
+    identity_platform: FakeIdentityPlatform,
+    entra_app: FakeApp,
+    ada: FakeUser,
+    impostor_key: rsa.RSAPrivateKey,
+) -> None:
+    genuine = genuine_id_token(entra, identity_platform, entra_app, ada)
+    nonce = jwt.decode(genuine, options={"verify_signature": False})["nonce"]
+    validate(entra, genuine, nonce)
+    identity_platform.clear_requests()
+    identity_platform.faults.keys_endpoint_status = 503
+
+    for number in range(5):
+        forged = resigned(genuine, algorithm="RS256", key=impostor_key, kid=f"unpublished-{number}")
+        with pytest.raises(SSOError):
+            validate(entra, forged, nonce)
+
+    assert identity_platform.count("keys") == 1

@@ -7,6 +7,7 @@ module; each test gets its faults reset and its request log cleared.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -15,6 +16,7 @@ import secrets
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import sys
 import time
@@ -28,6 +30,7 @@ import jwt
 import msal
 import pytest
 import requests
+import trustme
 from cryptography.hazmat.primitives import serialization
 from msal.exceptions import MsalServiceError
 
@@ -38,6 +41,7 @@ from sso_api.testing import (
     FakeTenant,
     FakeUser,
 )
+from sso_api.testing.certificates import SERVER_HOST_NAMES, ensure_certificates
 from sso_api.testing.pages import USER_FIELD, parse_page
 
 REDIRECT_URI = "http://localhost:8000/microsoft_sso/callback/"
@@ -976,6 +980,71 @@ def test_key_rotation_signs_with_a_new_kid(
     verified_id_token_claims(http, platform, contoso, app, new_token)
     published = {key.key_id for key in published_keys(http, platform, contoso).keys}
     assert published == ({new_kid, old_kid} if keep_old else {new_kid})
+
+
+# -- TLS --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server_name", ["127.0.0.1", "localhost"])
+def test_the_platform_passes_strict_certificate_verification(
+    platform: FakeIdentityPlatform, server_name: str
+) -> None:
+    # Python 3.13 verifies with VERIFY_X509_STRICT by default; ask for it on any Python.
+    context = ssl.create_default_context(cafile=platform.ca_bundle)
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
+    address = urlsplit(platform.base_url)
+    assert address.hostname is not None
+    with (
+        socket.create_connection((address.hostname, address.port), timeout=5) as connection,
+        context.wrap_socket(connection, server_hostname=server_name) as tls,
+    ):
+        assert tls.getpeercert()
+
+
+def test_certificates_are_reused_and_only_the_server_key_is_written_private(
+    tmp_path: Path,
+) -> None:
+    first = ensure_certificates(tmp_path)
+    written = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+
+    assert ensure_certificates(tmp_path) == first
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == written
+    # The CA's key is not among the files: no one can issue more certificates from it.
+    assert set(written) == {"ca.pem", "server.pem", "server-key.pem"}
+    assert stat.S_IMODE(first.server_key.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("issued_by_the_ca", "hosts", "valid_for_days", "reused"),
+    [
+        (True, SERVER_HOST_NAMES, 30, True),
+        (False, SERVER_HOST_NAMES, 30, False),
+        (True, SERVER_HOST_NAMES, 3, False),
+        (True, ("127.0.0.1", "localhost"), 30, False),
+    ],
+    ids=["sound", "another-ca", "expires-within-a-week", "a-host-missing"],
+)
+def test_existing_certificates_are_reused_only_while_they_serve_every_host_for_a_week(
+    tmp_path: Path,
+    issued_by_the_ca: bool,
+    hosts: tuple[str, ...],
+    valid_for_days: int,
+    reused: bool,
+) -> None:
+    files = ensure_certificates(tmp_path)
+    ca = trustme.CA()
+    now = datetime.datetime.now(datetime.UTC)
+    server = ca.issue_cert(
+        *hosts, not_before=now, not_after=now + datetime.timedelta(days=valid_for_days)
+    )
+    trusted = ca if issued_by_the_ca else trustme.CA()
+    trusted.cert_pem.write_to_path(files.ca_certificate)
+    server.cert_chain_pems[0].write_to_path(files.server_certificate)
+    server.private_key_pem.write_to_path(files.server_key)
+
+    ensure_certificates(tmp_path)
+
+    assert (files.ca_certificate.read_bytes() == trusted.cert_pem.bytes()) is reused
 
 
 # -- bookkeeping and robustness ---------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from sso_api.conf import sso_settings
+from sso_api.entra import client as client_module
 from sso_api.entra.client import entra_client
 from sso_api.entra.http import IdentityPlatformSession
 from sso_api.testing import FakeIdentityPlatform, FakeUser
@@ -47,6 +48,36 @@ def test_discovery_is_fetched_once_per_process(
     for _ in range(3):
         browser.signed_in(ada)
     assert identity_platform.count("metadata") == 1
+
+
+def test_the_discovery_document_is_fetched_again_once_a_day_old(
+    browser: SignInDriver,
+    ada: FakeUser,
+    identity_platform: FakeIdentityPlatform,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    browser.signed_in(ada)
+    client = entra_client(sso_settings())
+    identity_platform.clear_requests()
+
+    monkeypatch.setattr(client_module, "DISCOVERY_TTL_SECONDS", 0.0)  # the copy is now stale
+    client.metadata()
+    monkeypatch.setattr(client_module, "DISCOVERY_TTL_SECONDS", 24 * 3600.0)
+    client.metadata()
+
+    assert identity_platform.count("metadata") == 1
+
+
+def test_a_failed_discovery_is_an_outage_and_is_not_remembered(
+    browser: SignInDriver, identity_platform: FakeIdentityPlatform
+) -> None:
+    identity_platform.faults.metadata_status = 503
+    failed = browser.start(next="/")
+    identity_platform.faults.metadata_status = None
+    recovered = browser.start(next="/")
+
+    assert (failed.status_code, failed.json()["code"]) == (503, "provider_unavailable")
+    assert recovered.status_code == 200
 
 
 def test_msal_token_cache_does_not_grow_with_sign_ins(

@@ -115,6 +115,69 @@ def test_logout_by_cookie_revokes_the_session_and_clears_the_cookies(
     assert again.json()["code"] == "invalid_refresh_token"
 
 
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("/api/sso/token/refresh/", "sso_refresh"), ("/api/sso/logout/", "sso_refresh_logout")],
+)
+def test_a_planted_second_refresh_cookie_is_refused_and_every_copy_cleared(
+    browser: SignInDriver,
+    ada: FakeUser,
+    grace: FakeUser,
+    cookie_mode: Any,
+    path: str,
+    name: str,
+) -> None:
+    browser.signed_in(ada)
+    victims = browser.client.cookies[name].value
+    # A sibling subdomain set a cookie of the same name for the parent domain, holding the
+    # attacker's own session; the browser sends both.
+    attacker = SignInDriver(browser.platform)
+    attacker.client = Client(headers={"Origin": SPA, "X-SSO-CSRF": "1"})
+    attacker.signed_in(grace)
+    planted = attacker.client.cookies[name].value
+    sessions_before = set(RefreshSession.objects.values_list("pk", "current_jti", "revoked_at"))
+
+    response = Client().post(
+        path,
+        {},
+        content_type="application/json",
+        secure=True,
+        headers={"Origin": SPA, "X-SSO-CSRF": "1"},
+        HTTP_HOST="api.example.com",
+        HTTP_COOKIE=f"{name}={planted}; {name}={victims}",
+    )
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "duplicate_refresh_cookie"
+    assert set(RefreshSession.objects.values_list("pk", "current_jti", "revoked_at")) == (
+        sessions_before
+    )
+    expired = {
+        (morsel["domain"], morsel["path"])
+        for morsel in response.cookies.values()
+        if morsel.key == name and morsel.value == "" and str(morsel["max-age"]) == "0"
+    }
+    # The planted copy's Domain and Path are unknown: every pair that reaches this URL.
+    assert {("", path), ("example.com", "/"), ("api.example.com", path)} <= expired
+    assert ("example.com", path.rstrip("/")) in expired
+
+
+def test_one_refresh_cookie_beside_other_cookies_is_not_a_duplicate(
+    browser: SignInDriver, ada: FakeUser, cookie_mode: Any
+) -> None:
+    browser.signed_in(ada)
+    token = browser.client.cookies["sso_refresh"].value
+    response = Client().post(
+        "/api/sso/token/refresh/",
+        {},
+        content_type="application/json",
+        secure=True,
+        headers={"Origin": SPA, "X-SSO-CSRF": "1"},
+        HTTP_COOKIE=f"sso_refresh=; sso_refresh_logout={token}; other=1; sso_refresh={token}",
+    )
+    assert response.status_code == 200
+
+
 def test_a_dead_cookie_is_cleared(browser: SignInDriver, ada: FakeUser, cookie_mode: Any) -> None:
     browser.signed_in(ada)
     RefreshSession.objects.update(revoked_at="2026-01-01T00:00:00Z")

@@ -90,8 +90,36 @@ def test_callback_in_the_wrong_response_mode_is_refused(
             path, urlencode(answer.params), content_type="application/x-www-form-urlencoded"
         )
     assert response.status_code == 302
+    assert response["Location"].startswith("/login-failed/?")
     assert query_of(response["Location"])["sso_error"] == ["response_mode_mismatch"]
     assert not get_user_model().objects.exists()
+    # The stray request did not use the sign-in up: the right delivery still completes it.
+    assert "sso_code" in query_of(browser.deliver(answer)["Location"])
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "PUT", "DELETE", "PATCH", "TRACE"])
+@pytest.mark.parametrize("secure_callback", [False, True], ids=["query", "form_post"])
+def test_callback_methods_other_than_get_and_post_never_consume_the_flow(
+    browser: SignInDriver,
+    ada: FakeUser,
+    identity_platform: FakeIdentityPlatform,
+    sso: Any,
+    method: str,
+    secure_callback: bool,
+) -> None:
+    sso.MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK = secure_callback
+    started = browser.start(next="/app/").json()
+    answer = identity_platform.authorize(started["authorization_url"], user=ada)
+    target = urlsplit(answer.url)
+
+    # A link scanner fetching the callback URL before the browser does.
+    stray = browser.client.generic(method, f"{target.path}?{urlencode(answer.params)}")
+
+    assert stray.status_code == 302
+    assert stray["Allow"] == "GET, POST"
+    assert stray["Location"].startswith("/login-failed/?")
+    assert query_of(stray["Location"])["sso_error"] == ["method_not_allowed"]
+    assert "sso_code" in query_of(browser.deliver(answer)["Location"])
 
 
 def test_callback_replayed_after_use_is_refused(
@@ -266,3 +294,17 @@ def test_browser_supplied_extras_in_the_callback_are_ignored(
         "/api/sso/callback/", {**answer.params, "client_info": client_info}
     )
     assert "sso_code=" in response["Location"]
+
+
+def test_a_disabled_app_completes_no_sign_in_at_the_callback(
+    browser: SignInDriver, ada: FakeUser, identity_platform: FakeIdentityPlatform, sso: Any
+) -> None:
+    started = browser.start(next="/app/").json()
+    answer = identity_platform.authorize(started["authorization_url"], user=ada)
+    sso.MICROSOFT_SSO_ENABLED = False
+
+    response = browser.deliver(answer)
+
+    assert response["Location"].startswith("/login-failed/?")
+    assert query_of(response["Location"])["sso_error"] == ["sso_disabled"]
+    assert not get_user_model().objects.exists()

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from sso_api.models import RefreshSession, RevocationReason
-from sso_api.testing import FakeIdentityPlatform, FakeUser
+from sso_api.testing import FakeIdentityPlatform, FakeTenant, FakeUser
 from sso_api.testing.client import SignInDriver
 
 pytestmark = pytest.mark.django_db
@@ -103,14 +103,20 @@ def test_rotation_never_extends_the_absolute_lifetime(
     assert expired.json()["code"] == "session_expired"
 
 
+def test_an_empty_refresh_token_is_a_malformed_request(browser: SignInDriver) -> None:
+    response = refresh(browser.client, "")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_request"
+
+
 @pytest.mark.parametrize(
     "token",
-    ["", "not-a-jwt", "a.b.c", "eyJhbGciOiJub25lIn0.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9."],
+    ["not-a-jwt", "a.b.c", "eyJhbGciOiJub25lIn0.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9."],
 )
 def test_garbage_refresh_tokens_are_refused(browser: SignInDriver, token: str) -> None:
     response = refresh(browser.client, token)
-    assert response.status_code in (400, 401)
-    assert response.json()["code"] in ("invalid_request", "invalid_refresh_token")
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_refresh_token"
 
 
 def test_an_access_token_is_not_a_refresh_token(browser: SignInDriver, ada: FakeUser) -> None:
@@ -165,7 +171,11 @@ def test_logout_redirect_path_is_made_absolute_on_this_host(
 
 
 def test_front_channel_logout_revokes_every_session_of_that_microsoft_session(
-    browser: SignInDriver, ada: FakeUser, grace: FakeUser
+    browser: SignInDriver,
+    ada: FakeUser,
+    grace: FakeUser,
+    identity_platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
 ) -> None:
     ada_tokens = browser.signed_in(ada)
     grace_tokens = browser.signed_in(grace)
@@ -176,7 +186,11 @@ def test_front_channel_logout_revokes_every_session_of_that_microsoft_session(
 
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
-    assert "frame-ancestors" in response["Content-Security-Policy"]
+    # Framed by Microsoft's sign-out page only: the authority's origin, and our own.
+    authority = urlsplit(identity_platform.authority(contoso))
+    assert response["Content-Security-Policy"] == (
+        f"frame-ancestors 'self' {authority.scheme}://{authority.netloc}"
+    )
     assert "X-Frame-Options" not in response
     assert refresh(browser.client, ada_tokens["refresh"]).json()["code"] == "session_revoked"
     assert refresh(browser.client, grace_tokens["refresh"]).status_code == 200
@@ -193,6 +207,83 @@ def test_front_channel_logout_urls_from_the_platform_reach_us(
         parts = urlsplit(url)
         assert browser.client.get(f"{parts.path}?{parts.query}", secure=True).status_code == 200
     assert refresh(browser.client, tokens["refresh"]).json()["code"] == "session_revoked"
+
+
+def ada_session_id() -> str:
+    return str(RefreshSession.objects.get(identity__object_id__isnull=False).microsoft_session_id)
+
+
+def test_front_channel_logout_with_this_apps_issuer_revokes_the_session(
+    browser: SignInDriver,
+    ada: FakeUser,
+    identity_platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+) -> None:
+    tokens = browser.signed_in(ada)
+    issuer = f"{identity_platform.authority(contoso)}/v2.0"
+
+    browser.client.get("/api/sso/logout/frontchannel/", {"sid": ada_session_id(), "iss": issuer})
+
+    assert refresh(browser.client, tokens["refresh"]).json()["code"] == "session_revoked"
+
+
+@pytest.mark.parametrize(
+    "foreign_issuer",
+    [
+        "https://login.microsoftonline.com/{tid}/v2.0",
+        "{authority}/v2.0/",
+        "{authority}/v2.0.evil",
+        "https://sts.windows.net/{tid}/",
+        "{base}/not-a-tenant/v2.0",
+        "{base}/{other_tid}/v2.0",
+        "",
+    ],
+)
+def test_front_channel_logout_from_another_issuer_revokes_nothing(
+    browser: SignInDriver,
+    ada: FakeUser,
+    identity_platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    fabrikam: FakeTenant,
+    foreign_issuer: str,
+) -> None:
+    tokens = browser.signed_in(ada)
+    authority = identity_platform.authority(contoso)
+    issuer = foreign_issuer.format(
+        tid=contoso.tenant_id,
+        other_tid=fabrikam.tenant_id,
+        authority=authority,
+        base=authority.rsplit("/", 1)[0],
+    )
+    if not issuer:
+        issuer = "x" * 5000
+
+    response = browser.client.get(
+        "/api/sso/logout/frontchannel/", {"sid": ada_session_id(), "iss": issuer}
+    )
+
+    assert response.status_code == 200
+    assert refresh(browser.client, tokens["refresh"]).status_code == 200
+
+
+def test_front_channel_logout_from_a_tenant_not_allowed_here_revokes_nothing(
+    browser: SignInDriver,
+    ada: FakeUser,
+    identity_platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    fabrikam: FakeTenant,
+    multi_tenant: Any,
+) -> None:
+    tokens = browser.signed_in(ada)
+    multi_tenant.MICROSOFT_SSO_ALLOWED_TENANTS = [fabrikam.tenant_id]
+    base = identity_platform.authority("organizations").rsplit("/", 1)[0]
+
+    browser.client.get(
+        "/api/sso/logout/frontchannel/",
+        {"sid": ada_session_id(), "iss": f"{base}/{contoso.tenant_id}/v2.0"},
+    )
+
+    assert refresh(browser.client, tokens["refresh"]).status_code == 200
 
 
 def test_front_channel_logout_without_sid_is_harmless(browser: SignInDriver) -> None:
@@ -318,3 +409,21 @@ def test_me_names_the_identity_for_a_plain_simplejwt_token_too(
     browser.signed_in(ada)
     plain = AccessToken.for_user(get_user_model().objects.get())
     assert me(browser.client, str(plain)).json()["object_id"] == ada.object_id
+
+
+@pytest.mark.parametrize("endpoint", ["token/", "token/refresh/", "logout/"])
+def test_a_disabled_app_refuses_every_token_endpoint(
+    browser: SignInDriver, ada: FakeUser, sso: Any, endpoint: str
+) -> None:
+    attempt = browser.sign_in(ada)
+    tokens = browser.signed_in(ada)
+    sso.MICROSOFT_SSO_ENABLED = False
+    body = {"token/": {"sso_code": attempt.sso_code, "code_verifier": attempt.pkce.verifier}}.get(
+        endpoint, {"refresh": tokens["refresh"]}
+    )
+
+    response = browser.client.post(f"/api/sso/{endpoint}", body, content_type="application/json")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "sso_disabled"
+    assert RefreshSession.objects.filter(revoked_at__isnull=False).count() == 0

@@ -3,8 +3,11 @@
 What this module guarantees about msal:
 
 * **One ``ConfidentialClientApplication`` per configuration**, built lazily on first use and
-  shared by every request and thread. Building one fetches the discovery document, which
-  the shared :class:`IdentityPlatformSession` then keeps for the process.
+  shared by every request and thread.
+* **One discovery fetch for msal and us**: msal fetches the discovery document when its
+  application object is built, and our id_token validation needs it too. The client
+  fetches it once, keeps it for ``DISCOVERY_TTL_SECONDS``, and hands msal an HTTP client
+  (:class:`_MsalHttpClient`) that answers msal's request for it from that copy.
 * **No instance discovery against Microsoft** for an authority on another host (sovereign
   clouds, test providers): ``instance_discovery=False``.
 * **No per-user token cache growth**: the app's token cache discards what msal adds. We use
@@ -22,8 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import warnings
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -31,10 +35,17 @@ from urllib.parse import urlencode
 import msal
 import requests
 
+from sso_api.claims import MicrosoftClaims
 from sso_api.conf import SSOSettings
 from sso_api.entra.http import IdentityPlatformSession
-from sso_api.entra.id_token import MicrosoftClaims, validate_id_token
-from sso_api.entra.metadata import ProviderMetadata, SigningKeys, fetch_metadata
+from sso_api.entra.id_token import validate_id_token
+from sso_api.entra.metadata import (
+    DiscoveryDocument,
+    ProviderMetadata,
+    SigningKeys,
+    discovery_url,
+    fetch_discovery,
+)
 from sso_api.exceptions import (
     InvalidIdToken,
     NotConfigured,
@@ -49,6 +60,9 @@ warnings.filterwarnings("ignore", message="response_mode='form_post' is recommen
 
 # OAuth error codes in a token response that mean "try again later", not "you are refused".
 _TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+# How long a discovery document is trusted before it is fetched again. Entra's endpoints
+# in it do not change; a day bounds the staleness after a real change.
+DISCOVERY_TTL_SECONDS = 24 * 3600.0
 
 
 class _DiscardingTokenCache(msal.TokenCache):  # type: ignore[misc]
@@ -75,6 +89,45 @@ class _NoHttpCache(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return 0
+
+
+@dataclass(frozen=True)
+class _StoredAnswer:
+    """A discovery document as an HTTP answer: the parts of a response msal reads."""
+
+    status_code: int
+    text: str
+    headers: Mapping[str, str]
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise requests.HTTPError(f"HTTP {self.status_code}")
+
+
+class _MsalHttpClient:
+    """The ``http_client`` msal is given: the client's session, except for discovery.
+
+    msal's GET of the discovery document is answered from :meth:`EntraClient.discovery`
+    (fetched by the client if it holds no fresh copy), so msal and our own validation share
+    one fetch. Every other request goes through the session unchanged. When the document
+    cannot be had, :class:`ProviderUnavailable` goes through msal to the caller.
+    """
+
+    def __init__(self, client: EntraClient) -> None:
+        self._client = client
+
+    def get(self, url: str, params: Any = None, **kwargs: Any) -> Any:
+        if not params and url == discovery_url(self._client.config.authority):
+            document = self._client.discovery()
+            return _StoredAnswer(status_code=200, text=document.text, headers=document.headers)
+        return self._client.session.get(url, params=params, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        return self._client.session.post(url, **kwargs)
+
+    def close(self) -> None:
+        # The session belongs to the client, which outlives any use msal makes of it.
+        return None
 
 
 @dataclass(frozen=True)
@@ -129,11 +182,39 @@ class EntraClient:
         self._app: Any = None
         self._keys: SigningKeys | None = None
         self._keys_uri: str | None = None
+        # Separate from _lock: msal asks for the discovery document while msal_app() holds
+        # _lock, and a threading.Lock is not reentrant.
+        self._discovery_lock = threading.Lock()
+        self._discovery: tuple[float, DiscoveryDocument] | None = None
+
+    def discovery(self) -> DiscoveryDocument:
+        """The authority's discovery document, fetched at most once per ``DISCOVERY_TTL_SECONDS``.
+
+        Only a document with every field :class:`ProviderMetadata` needs is kept. Raises
+        :class:`ProviderUnavailable` when it cannot be fetched or lacks such a field.
+        """
+        with self._discovery_lock:
+            cached = self._discovery
+        if cached is not None and time.monotonic() - cached[0] < DISCOVERY_TTL_SECONDS:
+            return cached[1]
+        # Fetched outside the lock: with a slow platform, concurrent first requests each
+        # wait one timeout rather than one timeout per request queued behind the lock.
+        document = fetch_discovery(self.session, self.config.authority)
+        with self._discovery_lock:
+            self._discovery = (time.monotonic(), document)
+        return document
+
+    def forget_discovery(self) -> None:
+        """Drop the kept discovery document (after a failure that may mean it changed)."""
+        with self._discovery_lock:
+            self._discovery = None
 
     def metadata(self) -> ProviderMetadata:
-        return fetch_metadata(self.session, self.config.authority)
+        """The authority's metadata; raises :class:`ProviderUnavailable` as :meth:`discovery`."""
+        return self.discovery().metadata
 
     def signing_keys(self) -> SigningKeys:
+        """The keys behind the metadata's ``jwks_uri``, one :class:`SigningKeys` per URI."""
         jwks_uri = self.metadata().jwks_uri
         with self._lock:
             if self._keys is None or self._keys_uri != jwks_uri:
@@ -154,14 +235,14 @@ class EntraClient:
                         self.config.client_id,
                         client_credential=self.config.client_secret,
                         authority=self.config.authority,
-                        http_client=self.session,
+                        http_client=_MsalHttpClient(self),
                         http_cache=_NoHttpCache(),
                         token_cache=_DiscardingTokenCache(),
                         instance_discovery=False,
                         timeout=self.config.http_timeout,
                     )
                 except (requests.RequestException, ValueError, RuntimeError) as exc:
-                    self.session.forget_discovery()
+                    self.forget_discovery()
                     raise ProviderUnavailable("could not load the authority's metadata") from exc
             return self._app
 

@@ -19,84 +19,18 @@ See https://learn.microsoft.com/entra/identity-platform/id-tokens#validate-token
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
 
+from sso_api.claims import MicrosoftClaims
 from sso_api.entra.metadata import ProviderMetadata, SigningKeys
 from sso_api.exceptions import InvalidIdToken
 
 ALLOWED_ALGORITHMS = ["RS256"]
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "nbf", "nonce", "tid", "oid", "sub")
 CLOCK_SKEW_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class MicrosoftClaims:
-    """What a validated id_token says about who signed in.
-
-    ``email`` is whatever the token carried and is *not* proof of ownership; see
-    :attr:`email_verified` and ``sso_api.policy.trusted_email``.
-    """
-
-    tenant_id: str
-    object_id: str
-    subject: str
-    issuer: str
-    session_id: str | None
-    email: str | None
-    email_verified: bool | None
-    preferred_username: str | None
-    name: str
-    given_name: str
-    family_name: str
-    is_guest: bool
-    roles: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_validated(cls, claims: dict[str, Any]) -> MicrosoftClaims:
-        """Build from claims whose signature and required fields were already checked."""
-        email = claims.get("email")
-        edov = claims.get("xms_edov")
-        return cls(
-            tenant_id=str(claims["tid"]).lower(),
-            object_id=str(claims["oid"]).lower(),
-            subject=str(claims["sub"]),
-            issuer=str(claims["iss"]),
-            session_id=str(claims["sid"]) if claims.get("sid") else None,
-            email=str(email).strip() if email else None,
-            # xms_edov arrives as a JSON boolean, or as "1"/"true" in some token versions.
-            email_verified=None if edov is None else str(edov).lower() in ("true", "1"),
-            preferred_username=(
-                str(claims["preferred_username"]) if claims.get("preferred_username") else None
-            ),
-            name=str(claims.get("name") or ""),
-            given_name=str(claims.get("given_name") or ""),
-            family_name=str(claims.get("family_name") or ""),
-            is_guest=_is_guest(claims),
-            roles=tuple(str(role) for role in claims.get("roles") or ()),
-            groups=tuple(str(group) for group in claims.get("groups") or ()),
-            raw=dict(claims),
-        )
-
-
-def _is_guest(claims: dict[str, Any]) -> bool:
-    """Whether the account is a guest (B2B) in the tenant that issued the token.
-
-    The optional ``acct`` claim says so directly (1 = guest). Without it, a guest shows an
-    ``idp`` claim naming its home issuer, which a member's token does not carry.
-    """
-    acct = claims.get("acct")
-    if acct is not None:
-        return str(acct) == "1"
-    idp = claims.get("idp")
-    if not idp:
-        return False
-    return str(claims["tid"]).lower() not in str(idp).lower()
 
 
 def validate_id_token(
@@ -130,7 +64,9 @@ def validate_id_token(
             raise InvalidIdToken("id_token lacks tid")
         claims: dict[str, Any] = jwt.decode(
             raw_id_token,
-            key=signing_key,
+            # The bare public key rather than the PyJWK, which would verify with the
+            # algorithm its JWK names: here it is always the pinned RS256.
+            key=signing_key.key,
             algorithms=ALLOWED_ALGORITHMS,
             audience=client_id,
             issuer=metadata.issuer_for_tenant(tenant_id),

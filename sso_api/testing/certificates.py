@@ -4,6 +4,12 @@ The fake must be reachable over real TLS, because msal and our own code refuse p
 HTTP authorities. Clients trust the fake by trusting the CA written here, never by
 turning verification off.
 
+The certificates are made by trustme, which already gets right what strict verifiers ask
+of a test CA (Python 3.13's ``VERIFY_X509_STRICT`` among them). What trustme does not do
+is kept here: writing the private key with mode 0600 (trustme writes with the umask) and
+reusing earlier files across processes (trustme lives in memory, and reloading its CA
+would need the CA key, which is deliberately never written).
+
 Keys are ECDSA P-256: generating one takes microseconds, whereas an RSA key takes a
 noticeable fraction of a second, and every TLS stack we care about (OpenSSL behind
 Python and curl, browsers) accepts P-256 certificates.
@@ -17,11 +23,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import trustme
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
 
 __all__ = ["SERVER_HOST_NAMES", "CertificateFiles", "ensure_certificates"]
 
@@ -34,8 +39,8 @@ SERVER_KEY_FILE_NAME = "server-key.pem"
 
 # Apple platforms reject TLS server certificates valid for more than 825 days even when
 # they chain to a locally trusted root; 397 days also satisfies the stricter browser rule.
+# (trustme's CA itself is valid until the year 3000: no such rule applies to roots.)
 _SERVER_VALIDITY = datetime.timedelta(days=397)
-_CA_VALIDITY = datetime.timedelta(days=3650)
 # Backdating absorbs small clock differences between the machine that wrote the files
 # and the one that reads them (a container, a CI runner).
 _BACKDATE = datetime.timedelta(hours=1)
@@ -64,8 +69,8 @@ def ensure_certificates(directory: str | os.PathLike[str]) -> CertificateFiles:
     Existing files are reused when the server certificate was issued by the CA next to
     it, names every host of :data:`SERVER_HOST_NAMES` and stays valid for at least a
     week; this lets a demo keep one CA trusted in a browser across restarts. Otherwise
-    a new CA, a new server certificate and their keys are written (the directory is
-    created if missing). Private keys are written with mode 0600.
+    a new CA and server certificate and the server's key are written (the directory is
+    created if missing); the key with mode 0600. The CA's key is never written.
 
     Raises ``OSError`` when the directory cannot be created or written.
     """
@@ -115,101 +120,26 @@ def _canonical_host(host: str) -> str:
 
 def _write_new_certificates(files: CertificateFiles) -> None:
     now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sso_api testing"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "sso_api fake identity platform CA"),
-        ]
+    ca = trustme.CA(
+        organization_name="sso_api testing",
+        organization_unit_name="sso_api fake identity platform CA",
+        key_type=trustme.KeyType.ECDSA,
     )
-    ca_key_identifier = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    # Python 3.13 verifies with VERIFY_X509_STRICT by default, which insists on critical
-    # basic constraints and key usage on the CA and on key identifiers on both sides.
-    ca_certificate = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + _CA_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_key_identifier, critical=False)
-        .sign(ca_key, hashes.SHA256())
+    server = ca.issue_cert(
+        *SERVER_HOST_NAMES,
+        common_name="localhost",
+        organization_name="sso_api testing",
+        not_before=now - _BACKDATE,
+        not_after=now + _SERVER_VALIDITY,
+        key_type=trustme.KeyType.ECDSA,
     )
-
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    alternative_names: list[x509.GeneralName] = []
-    for host in SERVER_HOST_NAMES:
-        try:
-            alternative_names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            alternative_names.append(x509.DNSName(host))
-    server_certificate = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + _SERVER_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(alternative_names), critical=False)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(server_key.public_key()), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_key_identifier),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
+    # trustme writes files with the process's umask; the key goes through _write_private.
     # The CA key is never written: nothing needs to issue further certificates from it,
     # and a trusted root whose key is gone cannot be abused to mint certificates for
     # other hosts.
-    _write_private(files.server_key, _private_pem(server_key))
-    files.server_certificate.write_bytes(
-        server_certificate.public_bytes(serialization.Encoding.PEM)
-    )
-    files.ca_certificate.write_bytes(ca_certificate.public_bytes(serialization.Encoding.PEM))
-
-
-def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        encoding=serialization.Encoding.PEM,
-        format=serialization.PrivateFormat.PKCS8,
-        encryption_algorithm=serialization.NoEncryption(),
-    )
+    _write_private(files.server_key, server.private_key_pem.bytes())
+    server.cert_chain_pems[0].write_to_path(files.server_certificate)
+    ca.cert_pem.write_to_path(files.ca_certificate)
 
 
 def _write_private(path: Path, content: bytes) -> None:

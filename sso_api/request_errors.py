@@ -4,14 +4,14 @@ Django and Django REST framework refuse some requests with exceptions that are n
 ``APIException``: a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (``RequestDataTooBig``), more
 fields than ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` (``TooManyFieldsSent``), and JSON nested
 deeper than Python's recursion limit (``RecursionError`` from the ``json`` module, about a
-thousand ``[``). Left alone, Django turns the first two into an HTML 400 page and the last
-into a 500. :func:`request_error` translates each into one of our errors, so the views can
-answer with the usual ``{"detail", "code"}`` body (or, at the callback, a redirect).
+thousand ``[``, which DRF's JSON parser lets through). Left alone, Django turns the first
+two into an HTML 400 page and the last into a 500. :func:`request_error` translates each
+into one of our errors, so the views can answer with the usual ``{"detail", "code"}`` body
+(or, at the callback, a redirect). Size limits stay Django's: DRF reads a JSON or form body
+through ``request.body``, which enforces them.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.core.exceptions import (
     BadRequest,
@@ -22,7 +22,6 @@ from django.core.exceptions import (
 )
 from django.http import UnreadablePostError
 from rest_framework import exceptions as drf_exceptions
-from rest_framework.parsers import JSONParser
 
 from sso_api.exceptions import (
     InvalidRequest,
@@ -33,20 +32,6 @@ from sso_api.exceptions import (
     TooManyFields,
     UnsupportedMediaType,
 )
-
-
-class SafeJSONParser(JSONParser):
-    """DRF's JSON parser, with any nesting depth answered as :class:`MalformedBody`.
-
-    DRF reads the whole body through ``request.body`` first, so Django's size limit still
-    applies before any parsing.
-    """
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError as exc:
-            raise MalformedBody("JSON nested too deep") from exc
 
 
 def request_error(exc: BaseException) -> SSOError | None:
