@@ -125,6 +125,7 @@ const SESSION_GONE = new Set([
   "token_not_valid",
   "not_authenticated",
   "password_changed",
+  "duplicate_refresh_cookie",
 ]);
 /** 48 random bytes give a 64-character verifier (RFC 7636 allows 43 to 128). */
 const VERIFIER_BYTES = 48;
@@ -576,6 +577,15 @@ const MESSAGES: Record<string, string> = {
   invalid_code_challenge:
     "The sign-in request was malformed (bad PKCE challenge). Please reload the page and try again.",
   invalid_request: "The sign-in request was not understood. Please reload the page and try again.",
+  parse_error: "The sign-in request was not understood. Please reload the page and try again.",
+  unsupported_media_type:
+    "The sign-in request was not understood. Please reload the page and try again.",
+  method_not_allowed:
+    "The sign-in answer arrived in an unexpected way. Please start signing in again.",
+  request_too_large: "The sign-in request was too large. Please start signing in again.",
+  too_many_fields: "The sign-in request had too many fields. Please start signing in again.",
+  duplicate_refresh_cookie:
+    "Your browser held two sessions for this site, so both were ended. Please sign in again.",
   // This module's own codes and the API's authentication errors.
   token_not_valid: "Your session has expired. Please sign in again.",
   not_authenticated: "You are not signed in.",
