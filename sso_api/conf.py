@@ -404,7 +404,10 @@ class SSOSettings:
         """
         origins = set()
         for url in self.allowed_redirect_urls:
-            parts = urlsplit(url)
+            try:
+                parts = urlsplit(url)
+            except ValueError:
+                continue  # sso.E005 reports entries Python cannot parse
             if parts.scheme.lower() in ("http", "https") and parts.netloc:
                 origins.add(f"{parts.scheme.lower()}://{parts.netloc.lower()}")
         return origins

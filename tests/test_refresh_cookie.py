@@ -227,3 +227,11 @@ def test_login_csrf_a_cross_site_form_cannot_plant_a_session(
 
 def test_e006_samesite_must_be_a_known_value() -> None:
     assert "sso.E006" in check_ids(MICROSOFT_SSO_REFRESH_COOKIE_SAMESITE="strict")
+
+
+def test_an_unparsable_allow_list_entry_does_not_break_the_origin_check(
+    browser: SignInDriver, ada: FakeUser, cookie_mode: Any
+) -> None:
+    browser.signed_in(ada)
+    cookie_mode.MICROSOFT_SSO_ALLOWED_REDIRECT_URLS = ["https://[::1", SPA]
+    assert cookie_post(browser.client, "/api/sso/token/refresh/").status_code == 200

@@ -427,3 +427,21 @@ def test_a_disabled_app_refuses_every_token_endpoint(
     assert response.status_code == 403
     assert response.json()["code"] == "sso_disabled"
     assert RefreshSession.objects.filter(revoked_at__isnull=False).count() == 0
+
+
+def test_a_callable_session_lifetime_is_given_the_signing_in_request(
+    browser: SignInDriver, ada: FakeUser, sso: Any
+) -> None:
+    seen: list[object] = []
+
+    def lifetime(request: object) -> timedelta:
+        seen.append(request)
+        return timedelta(hours=1)
+
+    sso.MICROSOFT_SSO_SESSION_LIFETIME = lifetime
+    browser.signed_in(ada)
+
+    session = RefreshSession.objects.get()
+    assert seen
+    assert all(request is not None for request in seen)
+    assert session.expires_at - session.created_at < timedelta(hours=1, seconds=5)
