@@ -83,10 +83,10 @@ def example_env(**variables: str) -> dict[str, str]:
     }
 
 
-def manage_check(**variables: str) -> subprocess.CompletedProcess[str]:
-    """``manage.py check`` of the example project configured by ``variables``."""
+def run_example(*arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """Python with ``arguments`` in the example project, configured by ``variables``."""
     return subprocess.run(
-        [sys.executable, str(MANAGE), "check"],
+        [sys.executable, *arguments],
         cwd=ROOT / "example",
         env=example_env(**variables),
         capture_output=True,
@@ -94,20 +94,17 @@ def manage_check(**variables: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def manage_check(**variables: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py check`` of the example project configured by ``variables``."""
+    return run_example(str(MANAGE), "check", **variables)
 
 
 def probe(*tokens: str, **variables: str) -> dict[str, Any]:
     """The example's settings as ``variables`` configure them, a token minted with them,
     and for each of ``tokens`` whether simplejwt accepts it."""
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE, *tokens],
-        cwd=ROOT / "example",
-        env=example_env(**variables),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_example("-c", _PROBE, *tokens, **variables)
     assert result.returncode == 0, result.stderr
     answer: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return answer

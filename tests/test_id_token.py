@@ -252,17 +252,26 @@ def test_a_token_signed_with_another_algorithm_is_refused_before_any_key_lookup(
     assert identity_platform.count("keys") == 0
 
 
+@pytest.fixture
+def keys_known(
+    entra: EntraClient, identity_platform: FakeIdentityPlatform, entra_app: FakeApp, ada: FakeUser
+) -> tuple[str, str]:
+    """A genuine id_token and its nonce, validated once so that the published keys are
+    known; the platform's request counts start from zero afterwards."""
+    genuine = genuine_id_token(entra, identity_platform, entra_app, ada)
+    nonce = jwt.decode(genuine, options={"verify_signature": False})["nonce"]
+    validate(entra, genuine, nonce)
+    identity_platform.clear_requests()
+    return genuine, nonce
+
+
 def test_a_burst_of_tokens_with_unknown_key_ids_costs_the_keys_endpoint_one_request(
     entra: EntraClient,
     identity_platform: FakeIdentityPlatform,
-    entra_app: FakeApp,
-    ada: FakeUser,
     impostor_key: rsa.RSAPrivateKey,
+    keys_known: tuple[str, str],
 ) -> None:
-    genuine = genuine_id_token(entra, identity_platform, entra_app, ada)
-    nonce = jwt.decode(genuine, options={"verify_signature": False})["nonce"]
-    validate(entra, genuine, nonce)  # the published keys are now known
-    identity_platform.clear_requests()
+    genuine, nonce = keys_known
 
     for number in range(5):
         forged = resigned(genuine, algorithm="RS256", key=impostor_key, kid=f"unpublished-{number}")
@@ -275,14 +284,10 @@ def test_a_burst_of_tokens_with_unknown_key_ids_costs_the_keys_endpoint_one_requ
 def test_a_failing_keys_endpoint_is_asked_once_for_a_burst_of_unknown_key_ids(
     entra: EntraClient,
     identity_platform: FakeIdentityPlatform,
-    entra_app: FakeApp,
-    ada: FakeUser,
     impostor_key: rsa.RSAPrivateKey,
+    keys_known: tuple[str, str],
 ) -> None:
-    genuine = genuine_id_token(entra, identity_platform, entra_app, ada)
-    nonce = jwt.decode(genuine, options={"verify_signature": False})["nonce"]
-    validate(entra, genuine, nonce)
-    identity_platform.clear_requests()
+    genuine, nonce = keys_known
     identity_platform.faults.keys_endpoint_status = 503
 
     for number in range(5):
