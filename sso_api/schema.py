@@ -252,7 +252,6 @@ _CALLBACK_RESPONSES = {
                             errors.UserNotFound,
                             errors.UserInactive,
                             errors.LoginRefused,
-                            errors.MethodNotAllowed,
                             errors.RequestTooLarge,
                             errors.TooManyFields,
                             errors.UnsupportedMediaType,

@@ -48,6 +48,7 @@ from sso_api.exceptions import (
     DuplicateRefreshCookie,
     InvalidRefreshToken,
     InvalidRequest,
+    MethodNotAllowed,
     SSOError,
 )
 from sso_api.request_errors import request_error
@@ -219,8 +220,8 @@ class CallbackView(SSOView):
     CSRF-exempt by construction (no session authentication): the POST comes cross-site
     from Microsoft and is authenticated by its single-use ``state`` instead. Exactly GET
     and POST are served (Django would answer HEAD with GET, and a link scanner's HEAD
-    would then use up the sign-in); anything else, and any request that cannot be read,
-    is a redirect with ``sso_error`` that leaves every pending flow alone.
+    would then use up the sign-in): other methods get ``405``. A GET or POST that cannot
+    be read is a redirect with ``sso_error``. Neither touches a pending flow.
     """
 
     http_method_names = ("get", "post")
@@ -239,11 +240,13 @@ class CallbackView(SSOView):
 
     def handle_exception(self, exc: Exception) -> Response:
         converted = request_error(exc) or exc
-        redirect = ValidatedRedirect(flows.refuse_callback(self.request, converted))
-        if isinstance(converted, SSOError) and converted.status_code == 405:
-            redirect["Allow"] = "GET, POST"
+        if isinstance(converted, MethodNotAllowed):
+            # No browser is on the other end (they send GET or POST): a plain 405.
+            return super().handle_exception(converted)
         # DRF's finalize_response accepts any HttpResponse; the annotation says Response.
-        return redirect  # type: ignore[return-value]
+        return ValidatedRedirect(  # type: ignore[return-value]
+            flows.refuse_callback(self.request, converted)
+        )
 
 
 def _tokens_response(

@@ -580,8 +580,7 @@ const MESSAGES: Record<string, string> = {
   parse_error: "The sign-in request was not understood. Please reload the page and try again.",
   unsupported_media_type:
     "The sign-in request was not understood. Please reload the page and try again.",
-  method_not_allowed:
-    "The sign-in answer arrived in an unexpected way. Please start signing in again.",
+  method_not_allowed: "The sign-in request was not understood. Please reload the page and try again.",
   request_too_large: "The sign-in request was too large. Please start signing in again.",
   too_many_fields: "The sign-in request had too many fields. Please start signing in again.",
   duplicate_refresh_cookie:
