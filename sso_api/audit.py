@@ -38,7 +38,7 @@ from django.dispatch import Signal
 logger = logging.getLogger("sso_api.audit")
 
 # What may stand in a key=value line unquoted.
-_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.:/@+-]+")
 
 sign_in_succeeded = Signal()
 sign_in_refused = Signal()
@@ -72,4 +72,4 @@ def _log_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return json.dumps([str(item) for item in value], separators=(",", ":"))
     text = str(value)
-    return text if _PLAIN_VALUE.match(text) else json.dumps(text)
+    return text if _PLAIN_VALUE.fullmatch(text) else json.dumps(text)

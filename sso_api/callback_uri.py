@@ -2,8 +2,8 @@
 
 It must be byte-for-byte what is registered in Entra (scheme, host, port, path, trailing
 slash), or Microsoft refuses the sign-in with AADSTS50011. Everything here reads the
-request (scheme, host, proxy headers) and the URL configuration, so it belongs to the HTTP
-side; what the flows need is :func:`build_callback_uri`.
+request (scheme, host, proxy headers) and the URL configuration; it sits below the flows,
+which need :func:`build_callback_uri`, and beside the other modules they call.
 """
 
 from __future__ import annotations
@@ -52,8 +52,10 @@ def build_callback_uri(request: HttpRequest, conf: SSOSettings) -> str:
 
 
 def callback_path() -> str:
+    """The callback's path where the project mounted ``sso_api.urls`` (trailing slash kept)."""
     return reverse("sso_api:callback")
 
 
 def front_channel_logout_path() -> str:
+    """The front-channel logout page's path, to register in Entra beside the callback."""
     return reverse("sso_api:frontchannel-logout")

@@ -73,8 +73,32 @@ def set_refresh_cookies(
 
 
 def clear_refresh_cookies(response: HttpResponse, conf: SSOSettings) -> None:
+    """Expire both of our refresh cookies (the refresh path's and the logout path's)."""
     for path, name in _cookie_paths(conf).items():
-        response.delete_cookie(name, path=path, samesite=conf.refresh_cookie_samesite)
+        _expire(response, conf, name, path=path, domain="", key=name)
+
+
+def _expire(
+    response: HttpResponse, conf: SSOSettings, name: str, *, path: str, domain: str, key: str
+) -> None:
+    """Add an expiring ``Set-Cookie`` for ``name`` at ``path`` and ``domain`` ("" for none).
+
+    It carries ``Secure`` and ``SameSite`` as our cookie does: browsers ignore a
+    ``__Secure-`` cookie without the first, and a cross-site answer's ``SameSite=None``
+    cookie without both. Django keeps one cookie per key of ``response.cookies``; ``key``
+    lets several cookies of one name go out, the header carrying the real name.
+    """
+    morsel: Morsel[str] = Morsel()
+    morsel.set(name, "", '""')
+    morsel["path"] = path
+    morsel["expires"] = "Thu, 01 Jan 1970 00:00:00 GMT"
+    morsel["max-age"] = 0
+    morsel["samesite"] = conf.refresh_cookie_samesite
+    morsel["secure"] = conf.refresh_cookie_secure or conf.refresh_cookie_samesite == "None"
+    morsel["httponly"] = True
+    if domain:
+        morsel["domain"] = domain
+    response.cookies[key] = morsel
 
 
 def proves_trusted_origin(request: HttpRequest, conf: SSOSettings) -> bool:
@@ -123,12 +147,6 @@ def refresh_from_cookie(request: HttpRequest, conf: SSOSettings) -> str | None:
     return token
 
 
-def carries_refresh_cookie(request: HttpRequest, conf: SSOSettings) -> bool:
-    """Whether the request came with the refresh cookie for its path."""
-    name = _cookie_paths(conf).get(request.path)
-    return bool(name and request.COOKIES.get(name))
-
-
 def _path_prefixes(path: str) -> list[str]:
     """Every cookie ``Path`` under which a browser would send a cookie to ``path``."""
     prefixes = ["/"]
@@ -160,8 +178,7 @@ def clear_planted_cookies(response: HttpResponse, request: HttpRequest, conf: SS
     """Expire every copy of this path's refresh cookie the browser may hold, ours included.
 
     The planted copy's ``Domain`` and ``Path`` are unknown, so one expiring ``Set-Cookie`` is
-    sent for each pair the browser could have sent to this URL. Django keeps one cookie per
-    name, so each is stored under its own key; the header carries the real name.
+    sent for each pair the browser could have sent to this URL.
     """
     clear_refresh_cookies(response, conf)
     name = _cookie_paths(conf).get(request.path)
@@ -169,11 +186,7 @@ def clear_planted_cookies(response: HttpResponse, request: HttpRequest, conf: SS
         return
     for path in _path_prefixes(request.path):
         for domain in ["", *_cookie_domains(request.get_host())]:
-            morsel: Morsel[str] = Morsel()
-            morsel.set(name, "", '""')
-            morsel["path"] = path
-            morsel["expires"] = "Thu, 01 Jan 1970 00:00:00 GMT"
-            morsel["max-age"] = 0
-            if domain:
-                morsel["domain"] = domain
-            response.cookies[f"{name} {domain} {path}"] = morsel
+            if (path, domain) != (request.path, ""):  # ours, expired just above
+                _expire(
+                    response, conf, name, path=path, domain=domain, key=f"{name} {domain} {path}"
+                )

@@ -11,6 +11,8 @@ Nothing here imports Django REST framework: the HTTP layer maps these to respons
 
 from __future__ import annotations
 
+from django.db import InterfaceError, OperationalError
+
 
 class SSOError(Exception):
     """Base class: a failure with a stable code and a message safe for clients."""
@@ -231,7 +233,7 @@ class DuplicateRefreshCookie(SSOError):
 
     code = "duplicate_refresh_cookie"
     status_code = 401
-    default_detail = "The request carries the refresh cookie twice; both have been cleared."
+    default_detail = "The request carries the refresh cookie twice; neither was used."
 
 
 class InvalidRefreshToken(SSOError):
@@ -256,3 +258,29 @@ class SessionExpired(SSOError):
     code = "session_expired"
     status_code = 401
     default_detail = "This session has expired. Sign in again."
+
+
+# --- Shared by every layer that reports failures ------------------------------------------
+
+
+def from_database_error(exc: BaseException) -> DatabaseUnavailable | None:
+    """:class:`DatabaseUnavailable` (caused by ``exc``) when ``exc`` is Django's error for
+    a database that is down or unreachable; None for anything else."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return None
+    error = DatabaseUnavailable(f"database error {type(exc).__name__}")
+    error.__cause__ = exc
+    return error
+
+
+def cause_names(exc: BaseException) -> list[str]:
+    """Class names of the exceptions chained behind ``exc`` (at most five).
+
+    Only names: a library's message may quote a token or Microsoft's error text.
+    """
+    causes: list[str] = []
+    cause = exc.__cause__
+    while cause is not None and len(causes) < 5:
+        causes.append(type(cause).__name__)
+        cause = cause.__cause__
+    return causes

@@ -28,11 +28,9 @@ import secrets
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
@@ -45,7 +43,6 @@ from sso_api.exceptions import (
     AccessDenied,
     CodeChallengeRequired,
     CodeVerifierMismatch,
-    DatabaseUnavailable,
     InteractionRequired,
     InvalidCodeChallenge,
     InvalidHandoffCode,
@@ -54,6 +51,8 @@ from sso_api.exceptions import (
     ResponseModeMismatch,
     SSODisabled,
     SSOError,
+    cause_names,
+    from_database_error,
 )
 from sso_api.models import MicrosoftIdentity
 from sso_api.store import FLOW_PREFIX, HANDOFF_PREFIX, OneTimeStore
@@ -178,16 +177,6 @@ def _refusal_from_microsoft(error: str) -> SSOError:
     return ProviderError(f"authorization response error {error[:64]!r}")
 
 
-def _causes(exc: BaseException) -> list[str]:
-    """Class names of the chained exceptions: their text may quote tokens, so it stays out."""
-    causes: list[str] = []
-    cause = exc.__cause__
-    while cause is not None and len(causes) < 5:
-        causes.append(type(cause).__name__)
-        cause = cause.__cause__
-    return causes
-
-
 def _refused(exc: BaseException, request: HttpRequest) -> None:
     """Report a failed sign-in (audit signal and log line), without any secret."""
     audit.emit(
@@ -196,7 +185,7 @@ def _refused(exc: BaseException, request: HttpRequest) -> None:
         level=logging.WARNING,
         code=exc.code if isinstance(exc, SSOError) else "server_error",
         reason=exc.reason if isinstance(exc, SSOError) else type(exc).__name__,
-        causes=_causes(exc),
+        causes=cause_names(exc),
         request=request,
     )
 
@@ -277,8 +266,7 @@ def _failed_sign_in(request: HttpRequest, exc: BaseException, target: str) -> st
     Nothing a browser sends may produce a 500 at the callback: unexpected errors are
     logged with their traceback frames (no message text) and reported as server_error.
     """
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        exc = DatabaseUnavailable(type(exc).__name__)
+    exc = from_database_error(exc) or exc
     _refused(exc, request)
     if not isinstance(exc, SSOError):
         logger.error(
@@ -362,7 +350,10 @@ def sign_out(request: HttpRequest, raw_refresh: str) -> str | None:
         return entra_client(conf).end_session_url(_post_logout_redirect_uri(request, conf))
     except SSOError as exc:
         logger.warning(
-            "no end-session URL: code=%s reason=%s causes=%s", exc.code, exc.reason, _causes(exc)
+            "no end-session URL: code=%s reason=%s causes=%s",
+            exc.code,
+            exc.reason,
+            cause_names(exc),
         )
         return None
 
@@ -399,10 +390,12 @@ def _tenant_of_issuer(conf: SSOSettings, issuer: str) -> str | None:
     with ``{tenantid}`` filled in, must then give back exactly ``issuer``. Raises
     :class:`ProviderUnavailable` when the discovery document cannot be loaded.
     """
-    metadata = entra_client(conf).metadata()
-    segments = urlsplit(issuer).path.split("/")
+    try:
+        segments = urlsplit(issuer).path.split("/")
+    except ValueError:  # an unclosed IPv6 bracket, a host that does not normalise
+        return None
     tenant_id = segments[1].lower() if len(segments) > 1 else ""
-    if not tenant_id or metadata.issuer_for_tenant(tenant_id) != issuer:
+    if not tenant_id or entra_client(conf).metadata().issuer_for_tenant(tenant_id) != issuer:
         return None
     return tenant_id
 
@@ -417,7 +410,7 @@ def describe_identity(user: AbstractBaseUser, identity: MicrosoftIdentity) -> Us
 
 
 def describe_user(
-    user: AbstractBaseUser | tokens.TokenProfileUser, token_claims: Any
+    user: AbstractBaseUser | tokens.TokenProfileUser, token_claims: Mapping[str, object] | None
 ) -> UserProfile:
     """What ``/me/`` shows for the user of a verified access token.
 

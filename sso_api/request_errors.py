@@ -13,6 +13,8 @@ through ``request.body``, which enforces them.
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import (
     BadRequest,
     RequestDataTooBig,
@@ -33,6 +35,8 @@ from sso_api.exceptions import (
     UnsupportedMediaType,
 )
 
+logger = logging.getLogger("sso_api")
+
 
 def request_error(exc: BaseException) -> SSOError | None:
     """Our error for a request that Django or DRF refused, or None for anything else.
@@ -47,6 +51,9 @@ def request_error(exc: BaseException) -> SSOError | None:
     if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         return TooManyFields("more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS")
     if isinstance(exc, RecursionError):
+        # Parsing is where deep nesting comes from; should it ever come from elsewhere (a
+        # hook, say), the log still shows where.
+        logger.warning("request refused: RecursionError (input nested too deep)")
         return MalformedBody("input nested too deep")
     if isinstance(exc, drf_exceptions.ParseError):
         return MalformedBody("body could not be parsed")

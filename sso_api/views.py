@@ -17,7 +17,6 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponseRedirect
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf_exceptions
@@ -36,7 +35,6 @@ from sso_api import flows, schema
 from sso_api.authentication import AccessTokenAuthentication
 from sso_api.conf import sso_settings
 from sso_api.cookies import (
-    carries_refresh_cookie,
     clear_planted_cookies,
     clear_refresh_cookies,
     refresh_from_cookie,
@@ -44,12 +42,13 @@ from sso_api.cookies import (
     uses_refresh_cookie,
 )
 from sso_api.exceptions import (
-    DatabaseUnavailable,
     DuplicateRefreshCookie,
     InvalidRefreshToken,
     InvalidRequest,
     MethodNotAllowed,
     SSOError,
+    cause_names,
+    from_database_error,
 )
 from sso_api.request_errors import request_error
 from sso_api.serializers import (
@@ -85,6 +84,7 @@ class _JSONOnlyNegotiation(BaseContentNegotiation):
 
 
 def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON body of every error: ``detail`` and ``code``, and ``fields`` when given."""
     body: dict[str, Any] = {"detail": detail, "code": code}
     if fields:
         body["fields"] = fields
@@ -115,6 +115,18 @@ def _no_store(response: _Response) -> _Response:
     return response
 
 
+# What a client is told about a field it got wrong, by DRF's error code.
+_FIELD_MESSAGES = {
+    "required": "This field is required.",
+    "blank": "This field may not be blank.",
+    "null": "This field may not be null.",
+    "max_length": "This value is too long.",
+    "invalid_choice": "This is not one of the allowed values.",
+    "invalid": "This value has the wrong type or format.",
+}
+_INVALID_FIELD = "This value is not valid."
+
+
 class SSOView(APIView):
     """Base view: public, JSON in and out, errors in our shape, responses never cached."""
 
@@ -126,20 +138,17 @@ class SSOView(APIView):
     throttle_classes: Sequence[type[BaseThrottle]] = (SSORateThrottle,)
 
     def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, (OperationalError, InterfaceError)):
-            # The database is down or unreachable: a stable code, not a traceback.
-            exc = DatabaseUnavailable(f"database error {type(exc).__name__}")
-        exc = request_error(exc) or exc
+        # A database that is down, or a request Django refused: a stable code, not a 500.
+        exc = from_database_error(exc) or request_error(exc) or exc
         if isinstance(exc, SSOError):
             if exc.status_code >= 500:
-                # Operators need to see outages: the code, our reason and the cause's class.
-                causes = [type(exc.__cause__).__name__] if exc.__cause__ else []
+                # Operators need to see outages: the code, our reason and the causes' classes.
                 logger.warning(
                     "%s failed: code=%s reason=%s causes=%s",
                     self.request.path,
                     exc.code,
                     exc.reason,
-                    causes,
+                    cause_names(exc),
                 )
             fields = exc.fields if isinstance(exc, InvalidRequest) else None
             response = Response(error_body(exc.code, exc.detail, fields), status=exc.status_code)
@@ -158,11 +167,15 @@ class SSOView(APIView):
         return _no_store(super().finalize_response(request, response, *args, **kwargs))
 
     def validated(self, serializer_class: type[Serializer[Any]], data: Any) -> dict[str, Any]:
-        """Run a request serializer; raises :class:`InvalidRequest` with per-field messages."""
+        """Run a request serializer; raises :class:`InvalidRequest` with per-field messages.
+
+        The messages are fixed texts chosen by the error's code: some of DRF's own quote
+        the value sent (``"<input>" is not a valid choice.``).
+        """
         serializer = serializer_class(data=data)
         if not serializer.is_valid():
             fields = {
-                name: [str(message) for message in messages]
+                name: [_FIELD_MESSAGES.get(getattr(messages[0], "code", ""), _INVALID_FIELD)]
                 for name, messages in serializer.errors.items()
             }
             raise InvalidRequest("request failed validation", fields=fields)
@@ -273,32 +286,39 @@ def _tokens_response(
     return response
 
 
-def _presented_refresh_token(request: Request, params: dict[str, Any]) -> tuple[str, bool]:
-    """The refresh token and whether it came from the (CSRF-checked) cookie.
-
-    A token in the body wins: that client manages its tokens itself.
-    """
-    conf = sso_settings(request)
-    if params.get("refresh"):
-        return str(params["refresh"]), False
-    if not conf.refresh_cookie:
-        raise InvalidRequest("no refresh token", fields={"refresh": ["This field is required."]})
-    token = refresh_from_cookie(request, conf)
-    if not token:
-        # A browser without the cookie is simply not signed in (e.g. a first visit).
-        raise InvalidRefreshToken("no refresh cookie")
-    return token, True
-
-
 class _RefreshTokenView(SSOView):
-    """Shared by refresh and logout: a dead refresh cookie is dropped with the error."""
+    """Shared by refresh and logout: where the refresh token comes from, and what happens
+    to the cookies when it is refused."""
+
+    #: Whether this request's refresh token came from the cookie.
+    from_cookie = False
+
+    def presented_refresh_token(self, request: Request, params: dict[str, Any]) -> str:
+        """The refresh token of the body, else of the (CSRF-checked) cookie.
+
+        A token in the body wins: that client manages its tokens itself, and the cookie is
+        left alone whatever happens to that token.
+        """
+        conf = sso_settings(request)
+        if params.get("refresh"):
+            return str(params["refresh"])
+        if not conf.refresh_cookie:
+            raise InvalidRequest(
+                "no refresh token", fields={"refresh": ["This field is required."]}
+            )
+        token = refresh_from_cookie(request, conf)
+        if not token:
+            # A browser without the cookie is simply not signed in (e.g. a first visit).
+            raise InvalidRefreshToken("no refresh cookie")
+        self.from_cookie = True
+        return token
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
         conf = sso_settings(self.request)
         if isinstance(exc, DuplicateRefreshCookie):
             clear_planted_cookies(response, self.request, conf)
-        elif response.status_code == 401 and carries_refresh_cookie(self.request, conf):
+        elif response.status_code == 401 and self.from_cookie:
             # A dead cookie would only fail again.
             clear_refresh_cookies(response, conf)
         return response
@@ -333,9 +353,9 @@ class RefreshView(_RefreshTokenView):
     @extend_schema(**schema.REFRESH)
     def post(self, request: Request) -> Response:
         params = self.validated(RefreshRequestSerializer, request.data)
-        token, from_cookie = _presented_refresh_token(request, params)
+        token = self.presented_refresh_token(request, params)
         pair = flows.refresh_tokens(request, token)
-        return _tokens_response(request, pair, TokenPairSerializer, via_cookie=from_cookie)
+        return _tokens_response(request, pair, TokenPairSerializer, via_cookie=self.from_cookie)
 
 
 class LogoutView(_RefreshTokenView):
@@ -346,10 +366,10 @@ class LogoutView(_RefreshTokenView):
     @extend_schema(**schema.LOGOUT)
     def post(self, request: Request) -> Response:
         params = self.validated(RefreshRequestSerializer, request.data)
-        token, from_cookie = _presented_refresh_token(request, params)
+        token = self.presented_refresh_token(request, params)
         logout_url = flows.sign_out(request, token)
         response = Response(LogoutResponseSerializer({"logout_url": logout_url}).data)
-        if from_cookie:
+        if self.from_cookie:
             clear_refresh_cookies(response, sso_settings(request))
         return response
 

@@ -116,6 +116,23 @@ def test_audit_log_lines_are_structured_and_carry_no_tokens(
     assert "eyJ" not in text
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["plain\n", "a b", 'x" event=forged', "line\nevent=forged", "", "\u2028", "tab\there"],
+)
+def test_every_audit_value_stays_one_token_of_one_line(
+    value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sso_api.audit")
+    audit.emit(audit.sign_in_refused, "sign_in_refused", code="x", reason=value)
+
+    [line] = [record.getMessage() for record in caplog.records if record.name == "sso_api.audit"]
+    assert "\n" not in line
+    assert "\u2028" not in line
+    tokens = shlex.split(line)
+    assert [token.partition("=")[0] for token in tokens] == ["event", "code", "reason"]
+
+
 def test_text_from_the_request_cannot_forge_keys_or_lines_in_the_audit_log(
     browser: SignInDriver, caplog: pytest.LogCaptureFixture
 ) -> None:

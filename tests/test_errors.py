@@ -64,6 +64,18 @@ def test_garbage_never_causes_a_server_error(
 def test_garbage_queries_never_cause_a_server_error(browser: SignInDriver, query: str) -> None:
     assert 400 <= browser.client.get(f"/api/sso/start/{query}").status_code < 500
     assert browser.client.get(f"/api/sso/callback/{query}&state=x").status_code == 302
+    front_channel = browser.client.get(f"/api/sso/logout/frontchannel/{query}&sid=x&iss=x")
+    assert front_channel.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "issuer", ["https://[abc/v2.0", "https://evil\uff03.com/t/v2.0", "%ff", "\u0000", "//"]
+)
+def test_an_unparsable_front_channel_issuer_revokes_nothing_and_fails_nothing(
+    browser: SignInDriver, issuer: str
+) -> None:
+    response = browser.client.get("/api/sso/logout/frontchannel/", {"sid": "x", "iss": issuer})
+    assert response.status_code == 200
 
 
 def test_unsupported_methods_answer_in_our_error_shape_without_naming_the_method(
@@ -76,6 +88,25 @@ def test_unsupported_methods_answer_in_our_error_shape_without_naming_the_method
         "code": "method_not_allowed",
     }
     assert response["Allow"] == "POST, OPTIONS"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"prompt": "<img src=x onerror=alert(1)>"}, "prompt"),
+        ({"redirect": "<b>maybe</b>"}, "redirect"),
+        ({"login_hint": "<i>" * 100}, "login_hint"),
+    ],
+)
+def test_field_errors_never_repeat_the_value_sent(
+    browser: SignInDriver, params: dict[str, str], field: str
+) -> None:
+    response = browser.client.get("/api/sso/start/", params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert list(body["fields"]) == [field]
+    assert "<" not in response.content.decode()
 
 
 def test_an_unsupported_content_type_is_not_repeated_in_the_error(browser: SignInDriver) -> None:

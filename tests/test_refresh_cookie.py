@@ -152,11 +152,14 @@ def test_a_planted_second_refresh_cookie_is_refused_and_every_copy_cleared(
     assert set(RefreshSession.objects.values_list("pk", "current_jti", "revoked_at")) == (
         sessions_before
     )
-    expired = {
-        (morsel["domain"], morsel["path"])
+    expiring = [
+        morsel
         for morsel in response.cookies.values()
         if morsel.key == name and morsel.value == "" and str(morsel["max-age"]) == "0"
-    }
+    ]
+    # Browsers ignore an expiring cookie that lacks what the cookie it replaces had.
+    assert all(morsel["secure"] and morsel["samesite"] == "Strict" for morsel in expiring)
+    expired = {(morsel["domain"], morsel["path"]) for morsel in expiring}
     # The planted copy's Domain and Path are unknown: every pair that reaches this URL.
     assert {("", path), ("example.com", "/"), ("api.example.com", path)} <= expired
     assert ("example.com", path.rstrip("/")) in expired
@@ -176,6 +179,22 @@ def test_one_refresh_cookie_beside_other_cookies_is_not_a_duplicate(
         HTTP_COOKIE=f"sso_refresh=; sso_refresh_logout={token}; other=1; sso_refresh={token}",
     )
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/sso/token/refresh/", "/api/sso/logout/"])
+def test_a_bad_token_in_the_body_leaves_a_good_cookie_alone(
+    browser: SignInDriver, ada: FakeUser, cookie_mode: Any, path: str
+) -> None:
+    browser.signed_in(ada)
+
+    response = browser.client.post(
+        path, {"refresh": "not-a-jwt"}, content_type="application/json", secure=True
+    )
+
+    assert response.json()["code"] == "invalid_refresh_token"
+    assert "sso_refresh" not in response.cookies
+    assert "sso_refresh_logout" not in response.cookies
+    assert cookie_post(browser.client, "/api/sso/token/refresh/").status_code == 200
 
 
 def test_a_dead_cookie_is_cleared(browser: SignInDriver, ada: FakeUser, cookie_mode: Any) -> None:

@@ -62,6 +62,7 @@ def test_members_that_are_not_rsa_signing_keys_are_ignored(
         {**json.loads(ECAlgorithm.to_jwk(ec_key)), "kid": "an-ec-key", "use": "sig"},
         {"kty": "oct", "k": "c2VjcmV0LXNoYXJlZC13aXRoLW5vYm9keQ", "kid": "a-shared-secret"},
         rsa_jwk(kid="an-encryption-key", use="enc"),
+        {**rsa_jwk(kid="a-pss-key"), "alg": "PS256"},
         rsa_jwk(),  # no kid: no token could name it
         "not-an-object",
     ]
@@ -77,8 +78,17 @@ def test_members_that_are_not_rsa_signing_keys_are_ignored(
         {"e": "AA"},  # exponent zero
         {"n": 12345},  # not a string
         {"e": None},  # None: the member is left out
+        {"alg": ["RS256"]},  # not a string: PyJWT would fail on the whole set
+        {"alg": {"x": 1}},
     ],
-    ids=["modulus-length", "exponent-zero", "modulus-type", "exponent-missing"],
+    ids=[
+        "modulus-length",
+        "exponent-zero",
+        "modulus-type",
+        "exponent-missing",
+        "alg-list",
+        "alg-object",
+    ],
 )
 def test_a_malformed_key_does_not_hide_the_others(
     published_jwks: dict[str, Any], broken: dict[str, Any]

@@ -141,9 +141,10 @@ def rsa_signing_keys(jwks: Mapping[str, Any]) -> dict[str, jwt.PyJWK]:
     """The RSA signature keys of a JSON Web Key Set, by key id.
 
     Members that are not objects, not RSA (``kty``), meant for encryption (``use`` other
-    than ``sig``) or without a ``kid`` are ignored, and so is every key PyJWT cannot load:
-    one malformed key must not hide the others. Returns an empty mapping when nothing is
-    left; never raises for the content of ``jwks``.
+    than ``sig``), for another algorithm than the pinned RS256 (``alg``, when given) or
+    without a ``kid`` are ignored, and so is every key PyJWT cannot load: one malformed key
+    must not hide the others. Returns an empty mapping when nothing is left; never raises
+    for the content of ``jwks``.
     """
     members = jwks.get("keys")
     if not isinstance(members, list):
@@ -154,6 +155,7 @@ def rsa_signing_keys(jwks: Mapping[str, Any]) -> dict[str, jwt.PyJWK]:
         if isinstance(member, dict)
         and member.get("kty") == "RSA"
         and member.get("use", "sig") == "sig"
+        and member.get("alg", "RS256") == "RS256"
         and isinstance(member.get("kid"), str)
         and member["kid"]
     ]
