@@ -305,3 +305,24 @@ def test_failure_logs_name_exception_types_not_their_text(
     assert "InvalidSignatureError" in server_log
     assert "Signature verification failed" not in server_log
     assert unknown_state not in server_log
+
+
+ALL_ENDPOINTS = [*ENDPOINTS, "logout/frontchannel/", "me/"]
+
+
+@pytest.mark.parametrize("endpoint", ALL_ENDPOINTS)
+@pytest.mark.parametrize(
+    "method", ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "BREW"]
+)
+def test_no_method_on_any_endpoint_answers_a_server_error_or_an_html_page(
+    browser: SignInDriver, endpoint: str, method: str
+) -> None:
+    response = browser.client.generic(
+        method, f"/api/sso/{endpoint}", b"{}", content_type="application/json"
+    )
+    assert response.status_code < 500
+    content_type = response.get("Content-Type", "")
+    if endpoint == "logout/frontchannel/" and method in ("GET", "HEAD"):
+        assert content_type.startswith("text/html")  # the page Microsoft frames
+    elif response.status_code != 302 and method != "HEAD":
+        assert content_type.startswith("application/json"), (method, endpoint)
