@@ -59,7 +59,10 @@ class CacheUnavailable(SSOError):
 
 class InvalidNextURL(SSOError):
     code = "invalid_next_url"
-    default_detail = "The 'next' URL is not allowed."
+    default_detail = (
+        "The 'next' URL is not allowed: the server lists allowed destinations in "
+        "MICROSOFT_SSO_ALLOWED_REDIRECT_URLS."
+    )
 
 
 class CodeChallengeRequired(SSOError):

@@ -323,9 +323,13 @@ def refresh_tokens(request: HttpRequest, raw_refresh: str) -> tokens.TokenPair:
     return tokens.rotate_refresh_token(raw_refresh)
 
 
-def _post_logout_redirect_uri(request: HttpRequest, conf: SSOSettings) -> str:
-    """Absolute URL for ``MICROSOFT_SSO_LOGOUT_REDIRECT_PATH`` (path, URL name or URL)."""
-    target = conf.logout_redirect_path
+def _post_logout_redirect_uri(request: HttpRequest, conf: SSOSettings, next_url: str | None) -> str:
+    """Where Microsoft sends the browser after signing out: the client's ``next`` (already
+    validated), else ``MICROSOFT_SSO_LOGOUT_REDIRECT_PATH`` made absolute (a path, a URL
+    name or an allowed URL)."""
+    if next_url and "://" in next_url:
+        return next_url
+    target = next_url or conf.logout_redirect_path
     if "://" in target:
         return validate_next_url(target, conf)
     if not target.startswith("/"):
@@ -336,18 +340,25 @@ def _post_logout_redirect_uri(request: HttpRequest, conf: SSOSettings) -> str:
     return f"{request_scheme(request)}://{callback_netloc(request, conf)}{target}"
 
 
-def sign_out(request: HttpRequest, raw_refresh: str) -> str | None:
+def sign_out(request: HttpRequest, raw_refresh: str, next_url: str | None = None) -> str | None:
     """Revoke the refresh family; return Microsoft's end-session URL when SLO is on.
 
-    Raises :class:`InvalidRefreshToken` for a token that is not ours. The family is revoked
+    ``next_url`` is where this client wants the browser back after Microsoft signed it out
+    (a native app's ``myapp://signed-out``, say); it obeys the same rule as ``next`` at
+    :func:`start_sign_in` and is checked before anything is revoked. Raises
+    :class:`InvalidNextURL` for a destination that is not allowed and
+    :class:`InvalidRefreshToken` for a token that is not ours. The family is revoked
     before Microsoft is consulted, so an unreachable Microsoft only costs the URL.
     """
     conf = _enabled_settings(request)
+    if next_url:
+        next_url = validate_next_url(next_url, conf)
     tokens.revoke_refresh_family(raw_refresh)
     if not conf.slo_enabled:
         return None
     try:
-        return entra_client(conf).end_session_url(_post_logout_redirect_uri(request, conf))
+        post_logout = _post_logout_redirect_uri(request, conf, next_url)
+        return entra_client(conf).end_session_url(post_logout)
     except SSOError as exc:
         logger.warning(
             "no end-session URL: code=%s reason=%s causes=%s",

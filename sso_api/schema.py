@@ -21,6 +21,7 @@ from rest_framework import serializers
 
 from sso_api import exceptions as errors
 from sso_api.serializers import (
+    LogoutRequestSerializer,
     LogoutResponseSerializer,
     RefreshRequestSerializer,
     StartRequestSerializer,
@@ -396,9 +397,11 @@ LOGOUT: dict[str, Any] = {
     "summary": "Sign out",
     "description": (
         "Revokes the refresh token's whole session. With MICROSOFT_SSO_SLO_ENABLED, answers "
-        "Microsoft's end-session URL for the browser to visit next."
+        "Microsoft's end-session URL for the browser to visit next; Microsoft then sends the "
+        "browser to next (a native app can come back to itself) or to "
+        "MICROSOFT_SSO_LOGOUT_REDIRECT_PATH."
     ),
-    "request": RefreshRequestSerializer,
+    "request": LogoutRequestSerializer,
     "responses": {
         200: OpenApiResponse(
             LogoutResponseSerializer,
@@ -417,9 +420,10 @@ LOGOUT: dict[str, Any] = {
         ),
         400: _error(
             "LogoutError400",
-            "The request is malformed.",
+            "The request is malformed, or next is not an allowed destination.",
             errors.InvalidRequest,
             errors.MalformedBody,
+            errors.InvalidNextURL,
         ),
         401: _error(
             "LogoutError401",

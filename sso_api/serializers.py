@@ -100,6 +100,20 @@ class RefreshRequestSerializer(serializers.Serializer[Any]):
     )
 
 
+class LogoutRequestSerializer(RefreshRequestSerializer):
+    next = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=4096,
+        help_text=(
+            "With MICROSOFT_SSO_SLO_ENABLED: where Microsoft sends the browser after signing "
+            "out (a path on this host or a URL under MICROSOFT_SSO_ALLOWED_REDIRECT_URLS, such "
+            "as a native app's myapp://signed-out). Defaults to "
+            "MICROSOFT_SSO_LOGOUT_REDIRECT_PATH."
+        ),
+    )
+
+
 class LogoutResponseSerializer(serializers.Serializer[Any]):
     logout_url = serializers.URLField(
         allow_null=True,

@@ -52,6 +52,7 @@ from sso_api.exceptions import (
 )
 from sso_api.request_errors import request_error
 from sso_api.serializers import (
+    LogoutRequestSerializer,
     LogoutResponseSerializer,
     RefreshRequestSerializer,
     StartRequestSerializer,
@@ -365,9 +366,9 @@ class LogoutView(_RefreshTokenView):
 
     @extend_schema(**schema.LOGOUT)
     def post(self, request: Request) -> Response:
-        params = self.validated(RefreshRequestSerializer, request.data)
+        params = self.validated(LogoutRequestSerializer, request.data)
         token = self.presented_refresh_token(request, params)
-        logout_url = flows.sign_out(request, token)
+        logout_url = flows.sign_out(request, token, params.get("next"))
         response = Response(LogoutResponseSerializer({"logout_url": logout_url}).data)
         if self.from_cookie:
             clear_refresh_cookies(response, sso_settings(request))

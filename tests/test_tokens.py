@@ -445,3 +445,37 @@ def test_a_callable_session_lifetime_is_given_the_signing_in_request(
     assert seen
     assert all(request is not None for request in seen)
     assert session.expires_at - session.created_at < timedelta(hours=1, seconds=5)
+
+
+def test_logout_sends_the_browser_back_to_the_clients_own_destination(
+    browser: SignInDriver, ada: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_SLO_ENABLED = True
+    tokens = browser.signed_in(ada)
+
+    response = browser.client.post(
+        "/api/sso/logout/",
+        {"refresh": tokens["refresh"], "next": "myapp://auth/signed-out"},
+        content_type="application/json",
+    )
+
+    query = parse_qs(urlsplit(response.json()["logout_url"]).query)
+    assert query["post_logout_redirect_uri"] == ["myapp://auth/signed-out"]
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example", "otherapp://x"])
+def test_logout_to_a_destination_not_allowed_is_refused_before_anything_is_revoked(
+    browser: SignInDriver, ada: FakeUser, sso: Any, next_url: str
+) -> None:
+    sso.MICROSOFT_SSO_SLO_ENABLED = True
+    tokens = browser.signed_in(ada)
+
+    response = browser.client.post(
+        "/api/sso/logout/",
+        {"refresh": tokens["refresh"], "next": next_url},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_next_url"
+    assert RefreshSession.objects.get().revoked_at is None
