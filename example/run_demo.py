@@ -1,16 +1,26 @@
 """Run the whole demo on loopback: identity platform, API and single-page app.
 
     python example/run_demo.py [--api-port 8000] [--spa-port 5173] [--platform-port 9443]
+                               [--platform-browser-port 9080] [--verbose]
 
 * The identity platform is the project's fake (``sso_api.testing``) with demo tenants and
   users, unless ``MICROSOFT_SSO_APPLICATION_ID``, ``MICROSOFT_SSO_CLIENT_SECRET`` and
-  ``MICROSOFT_SSO_TENANT_ID`` are set: then it is the real Microsoft Entra ID.
-* The API is the example project on SQLite and the database cache, migrated here.
+  ``MICROSOFT_SSO_TENANT_ID`` are set: then it is the real Microsoft Entra ID. The fake
+  serves the pages a browser is sent to (sign-in, sign-out) over plain HTTP on
+  ``--platform-browser-port``, so no browser meets a certificate warning; the API's own
+  calls (discovery, keys, token) go over HTTPS and trust the fake's CA through
+  ``MICROSOFT_SSO_CA_BUNDLE``, as they would trust Microsoft's.
+* The API is the example project on SQLite and the database cache, migrated here. Its
+  request log goes to ``api.log`` in the state directory (to this terminal with
+  ``--verbose``), so the banner stays readable.
 * The SPA is ``frontend_example/dist`` (build it first), served on its own origin with a
   ``config.json`` that points it at the API.
 
-It prints the URL to open, writes ``demo.json`` (URLs, tenants, users, database path) into
-the state directory for tools and tests, and stops everything on Ctrl-C or SIGTERM.
+Once everything answers, it prints a banner (the URL to open, the demo accounts and what
+each shows, Swagger UI, the log file, how to stop), writes ``demo.json`` (URLs, tenants,
+users, database path) into the state directory for tools and tests, and stops everything
+on Ctrl-C or SIGTERM. Besides the SPA, ``myapp://auth`` may receive a sign-in's
+``sso_code``, so a mobile developer can try ``/start/?redirect=true&next=myapp://auth``.
 
 The API runs with ``DJANGO_DEBUG=1`` (runserver then serves Swagger UI's static files) but
 never with the example's published development key: Django's SECRET_KEY and the key that
@@ -22,7 +32,9 @@ users stay signed in across restarts.
 from __future__ import annotations
 
 import argparse
+import base64
 import functools
+import hashlib
 import json
 import os
 import secrets
@@ -32,6 +44,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -48,6 +61,10 @@ REAL_ENTRA_VARIABLES = (
     "MICROSOFT_SSO_CLIENT_SECRET",
     "MICROSOFT_SSO_TENANT_ID",
 )
+#: The custom-scheme return address a native app would use; allowed as ``next`` in the demo.
+MOBILE_APP_NEXT = "myapp://auth"
+#: The tenant the demo's API lets in; the fake's other tenant shows a refusal.
+ALLOWED_DEMO_TENANT = "Contoso"
 
 
 class _SpaHandler(SimpleHTTPRequestHandler):
@@ -76,9 +93,17 @@ class _SpaHandler(SimpleHTTPRequestHandler):
         return  # quiet
 
 
-def _wait_for(url: str, timeout: float = 30.0) -> None:
+def _wait_for(
+    url: str, server: subprocess.Popen[bytes], log: Path | None, timeout: float = 30.0
+) -> None:
+    """Return once ``url`` answers over HTTP.
+
+    Exits, with the end of the server's ``log`` when there is one, if ``server`` ends
+    first or ``timeout`` seconds pass. Probe a URL that answers without authentication:
+    a 401 would be logged by the API as an ``Unauthorized`` warning at every start.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and server.poll() is None:
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback URL)
                 return
@@ -86,7 +111,119 @@ def _wait_for(url: str, timeout: float = 30.0) -> None:
             return  # any HTTP answer means the server is up
         except OSError:
             time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up within {timeout:.0f} s")
+    tail = log.read_text(errors="replace").splitlines()[-20:] if log is not None else []
+    if server.poll() is not None:
+        reason = f"the server for {url} stopped"
+    else:
+        reason = f"{url} did not come up within {timeout:.0f} s"
+    raise SystemExit("\n".join([*tail, reason]))
+
+
+def _account_outcome(user: dict[str, Any], allowed_tenant_ids: set[str]) -> str:
+    """What signing in as a demo user (a state document's entry) shows in the demo."""
+    if user["tenant_id"] not in allowed_tenant_ids:
+        return "refused: tenant_not_allowed (not an allowed tenant)"
+    if user["disabled"]:
+        return "refused at Microsoft: access_denied (account disabled)"
+    if user["guest"]:
+        return "signs in as a guest; a guest's email is never trusted"
+    if user["email_verified"] is None:
+        return "signs in; no xms_edov claim, so the email is not trusted"
+    if not user["email_verified"]:
+        return "signs in; the email is marked unverified, so it is not trusted"
+    return "signs in; verified email"
+
+
+def _start_url_for_mobile_apps(api_origin: str) -> tuple[str, str]:
+    """A ready-to-open ``/start/`` URL returning to ``myapp://auth``, and its PKCE verifier."""
+    verifier = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    query = urllib.parse.urlencode(
+        {
+            "redirect": "true",
+            "next": MOBILE_APP_NEXT,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+        safe=":/",
+    )
+    return f"{api_origin}/api/sso/start/?{query}", verifier
+
+
+def _shown(path: Path | str) -> str:
+    """``path`` as the banner shows it: relative to the working directory when inside it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _banner(
+    *,
+    spa_origin: str,
+    api_origin: str,
+    api_log: Path | None,
+    platform: dict[str, Any] | None,
+    entra_tenant: str | None,
+) -> str:
+    """What the demo prints once it is up: where to go, who to be, how to stop.
+
+    ``platform`` is the fake's state document (None against the real Entra ID, whose
+    tenant is ``entra_tenant``); ``api_log`` is where the API's request log goes (None
+    with ``--verbose``).
+    """
+    mobile_url, mobile_verifier = _start_url_for_mobile_apps(api_origin)
+    lines = [
+        "",
+        "  Sign in with Microsoft: the demo is running.",
+        "",
+        f'  Open {spa_origin}/ and press "Sign in with Microsoft".',
+        "",
+    ]
+    if platform is not None:
+        tenant_names = {tenant["tenant_id"]: tenant["name"] for tenant in platform["tenants"]}
+        allowed = {tid for tid, name in tenant_names.items() if name == ALLOWED_DEMO_TENANT}
+        name_width = max(len(user["name"]) for user in platform["users"])
+        tenant_width = max(len(name) for name in tenant_names.values())
+        lines.append(
+            "  Demo accounts, to pick on the fake Microsoft sign-in page "
+            f"({ALLOWED_DEMO_TENANT} is the allowed tenant):"
+        )
+        lines += [
+            f"    {user['name']:<{name_width}}  {tenant_names[user['tenant_id']]:<{tenant_width}}"
+            f"  {_account_outcome(user, allowed)}"
+            for user in platform["users"]
+        ]
+        lines += ['    "Cancel" on that page comes back as access_denied.', ""]
+    else:
+        lines += [
+            f"  Signing in against the real Microsoft Entra ID, tenant {entra_tenant}. Register",
+            f"  {api_origin}/api/sso/callback/ as a Web redirect URI of the app.",
+            "",
+        ]
+    lines += [
+        f"  Swagger UI    {api_origin}/api/docs/ (it signs in too; then try /me/)",
+        f"  Mobile apps   next={MOBILE_APP_NEXT} is allowed. Open in a browser:",
+        f"                {mobile_url}",
+        f"                then redeem the sso_code with code_verifier {mobile_verifier}",
+    ]
+    if platform is not None:
+        lines += [
+            f"  Sign-in pages {platform['browser_base_url']}/ (plain HTTP: no certificate "
+            "warning);",
+            f"                the API calls {platform['base_url']}/ over HTTPS, trusting",
+            f"                {_shown(platform['ca_bundle'])}",
+        ]
+    lines += [
+        f"  API log       {_shown(api_log)} (--verbose shows it here instead)"
+        if api_log is not None
+        else "  API log       below, in this terminal (--verbose)",
+        "",
+        "  Press Ctrl-C to stop everything.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _manage(env: dict[str, str], *args: str) -> None:
@@ -123,7 +260,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--spa-port", type=int, default=5173)
-    parser.add_argument("--platform-port", type=int, default=9443)
+    parser.add_argument(
+        "--platform-port",
+        type=int,
+        default=9443,
+        help="the fake identity platform's HTTPS port (discovery, keys, token)",
+    )
+    parser.add_argument(
+        "--platform-browser-port",
+        type=int,
+        default=9080,
+        help="the fake identity platform's plain-HTTP port (sign-in and sign-out pages)",
+    )
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".demo")
     parser.add_argument("--spa-dist", type=Path, default=ROOT / "frontend_example" / "dist")
     parser.add_argument(
@@ -140,6 +288,12 @@ def main() -> int:
         "--consent",
         action="store_true",
         help="the fake identity platform asks for consent after the account is picked",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the API's request log here instead of writing it to api.log "
+        "in the state directory",
     )
     arguments = parser.parse_args()
 
@@ -162,6 +316,11 @@ def main() -> int:
         "MICROSOFT_SSO_RESPONSE_MODE": arguments.response_mode,
         "MICROSOFT_SSO_LOGOUT_REDIRECT_PATH": spa_origin + "/",
         "MICROSOFT_SSO_REFRESH_COOKIE": "1",
+        # Besides the SPA (SSO_SPA_ORIGINS), a native app's custom scheme may receive the
+        # sso_code, so /start/?redirect=true&next=myapp://auth can be tried.
+        "MICROSOFT_SSO_ALLOWED_REDIRECT_URLS": ",".join(
+            filter(None, [os.environ.get("MICROSOFT_SSO_ALLOWED_REDIRECT_URLS"), MOBILE_APP_NEXT])
+        ),
         # Debug for runserver's static files (Swagger UI, Redoc); the keys are this
         # state directory's own, so nothing is signed with the published example key.
         "DJANGO_DEBUG": "1",
@@ -177,19 +336,25 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     platform: FakeIdentityPlatform | None = None
-    demo: dict[str, Any] = {"api": api_origin, "spa": spa_origin, "database": str(database)}
+    api_log = None if arguments.verbose else state_dir / "api.log"
+    demo: dict[str, Any] = {
+        "api": api_origin,
+        "spa": spa_origin,
+        "database": str(database),
+        "api_log": str(api_log) if api_log is not None else None,
+    }
+    entra_tenant: str | None = None
     if all(os.environ.get(name) for name in REAL_ENTRA_VARIABLES):
-        print(
-            "Signing in against the real Microsoft Entra ID, tenant "
-            f"{os.environ['MICROSOFT_SSO_TENANT_ID']}. Register {api_origin}/api/sso/callback/ "
-            "as a Web redirect URI of the app.",
-            flush=True,
-        )
+        entra_tenant = os.environ["MICROSOFT_SSO_TENANT_ID"]
         for name in ("MICROSOFT_SSO_AUTHORITY", "MICROSOFT_SSO_CA_BUNDLE"):
             env.pop(name, None)
     else:
+        # The pages over plain HTTP: a browser that does not know the fake's CA (any
+        # browser) signs in without a certificate warning.
         platform = FakeIdentityPlatform(
-            port=arguments.platform_port, certificate_dir=state_dir / "certificates"
+            port=arguments.platform_port,
+            certificate_dir=state_dir / "certificates",
+            browser_port=arguments.platform_browser_port,
         )
         client_secret = secrets.token_urlsafe(24)
         platform.register_app(
@@ -202,7 +367,7 @@ def main() -> int:
         platform.faults.require_consent = arguments.consent
         platform.start()
         document = state_document(platform, "demo-client")
-        allowed = next(t for t in document["tenants"] if t["name"] == "Contoso")  # type: ignore[attr-defined]
+        allowed = next(t for t in document["tenants"] if t["name"] == ALLOWED_DEMO_TENANT)  # type: ignore[attr-defined]
         env.update(
             {
                 "MICROSOFT_SSO_APPLICATION_ID": "demo-client",
@@ -215,10 +380,10 @@ def main() -> int:
             }
         )
         demo["identity_platform"] = document
-        print(f"Fake Microsoft identity platform on {platform.base_url}", flush=True)
 
     api: subprocess.Popen[bytes] | None = None
     spa: ThreadingHTTPServer | None = None
+    log_file = api_log.open("wb") if api_log is not None else None
     try:
         _manage(env, "migrate", "--noinput", "-v", "0")
         _manage(env, "createcachetable", "-v", "0")
@@ -232,8 +397,10 @@ def main() -> int:
                 "--skip-checks",
             ],
             env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT if log_file is not None else None,
         )
-        _wait_for(f"{api_origin}/api/sso/me/")
+        _wait_for(f"{api_origin}/api/docs/", api, api_log)
 
         config = {
             "apiBase": f"{api_origin}/api/sso/",
@@ -245,14 +412,19 @@ def main() -> int:
         spa = ThreadingHTTPServer(("127.0.0.1", arguments.spa_port), handler)
         threading.Thread(target=spa.serve_forever, daemon=True).start()
 
-        (state_dir / "demo.json").write_text(json.dumps(demo, indent=2) + "\n")
-        print(
-            f"\n  Open {spa_origin}/ and sign in with Microsoft. Ctrl-C stops everything.\n",
-            flush=True,
+        banner = _banner(
+            spa_origin=spa_origin,
+            api_origin=api_origin,
+            api_log=api_log,
+            platform=demo.get("identity_platform"),
+            entra_tenant=entra_tenant,
         )
+        print(banner, flush=True)
+        (state_dir / "demo.json").write_text(json.dumps(demo, indent=2) + "\n")
         while not stop.wait(0.5):
             if api.poll() is not None:
-                print("The API stopped.", file=sys.stderr)
+                where = f"; its log is {api_log}" if api_log is not None else ""
+                print(f"The API stopped{where}.", file=sys.stderr)
                 return 1
         return 0
     finally:
@@ -266,6 +438,8 @@ def main() -> int:
                 api.kill()
         if platform is not None:
             platform.stop()
+        if log_file is not None:
+            log_file.close()
         (state_dir / "demo.json").unlink(missing_ok=True)
 
 

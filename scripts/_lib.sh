@@ -21,12 +21,13 @@ find_python() {
     return 1
 }
 
-# ensure_venv DIR MIN_MINOR DJANGO_SPEC: a virtualenv with the project (editable, [dev])
-# and the given Django. Reinstalls only when pyproject.toml or the spec changed.
+# ensure_venv DIR MIN_MINOR DJANGO_SPEC [EXTRAS]: a virtualenv with the project (editable,
+# with EXTRAS, default "dev") and the given Django. Reinstalls only when pyproject.toml, the
+# spec or the extras changed.
 ensure_venv() {
-    local dir="$1" min_minor="$2" django_spec="$3" python stamp want
+    local dir="$1" min_minor="$2" django_spec="$3" extras="${4:-dev}" python stamp want
     stamp="$dir/.sso-api-installed"
-    want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16) $django_spec"
+    want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16) $django_spec [$extras]"
     if [ -x "$dir/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
         return 0
     fi
@@ -34,12 +35,12 @@ ensure_venv() {
         echo "No Python >= 3.$min_minor found (looked on PATH and in pyenv)." >&2
         return 1
     }
-    log "Setting up $dir with $("$python" --version) and $django_spec"
+    log "Setting up $dir with $("$python" --version), $django_spec and [$extras]"
     rm -rf "$dir"
     "$python" -m venv "$dir"
     # pip's output goes to a log, shown only when the installation fails.
     if ! { "$dir/bin/python" -m pip install --upgrade pip \
-            && "$dir/bin/python" -m pip install -e "$ROOT[dev]" "$django_spec"; } > "$dir/install.log" 2>&1; then
+            && "$dir/bin/python" -m pip install -e "$ROOT[$extras]" "$django_spec"; } > "$dir/install.log" 2>&1; then
         cat "$dir/install.log" >&2
         echo "Installing into $dir failed (log above)." >&2
         return 1
@@ -51,6 +52,10 @@ ensure_venv() {
 main_venv() { ensure_venv "$ROOT/.venv" 12 "Django>=6.0,<7"; }
 # The LTS environment: Django 5.2 on the oldest supported Python.
 lts_venv() { ensure_venv "$ROOT/.venv-django52" 11 "Django>=5.2,<5.3"; }
+# The demo's environment: what example/run_demo.py and the example project import (the
+# fake identity platform's [testing], the example's [example]), without the test and
+# lint tools of [dev].
+demo_venv() { ensure_venv "$ROOT/.venv-demo" 12 "Django>=6.0,<7" "example,testing"; }
 
 # ensure_services: PostgreSQL and Redis on 127.0.0.1, started if they are not running.
 ensure_services() {
@@ -75,9 +80,26 @@ ensure_services() {
     return 1
 }
 
-# build_spa: install the example SPA's npm packages (when the lock file changed) and build it.
+# spa_sources_hash: a hash of everything the example SPA's build reads: its sources and
+# public files, its configuration and lock file, and docs/openapi.yaml, from which the
+# build generates src/api-types.ts (left out itself, being generated).
+spa_sources_hash() {
+    (
+        cd "$ROOT"
+        {
+            find frontend_example/src frontend_example/public -type f \
+                ! -path frontend_example/src/api-types.ts -print0
+            printf '%s\0' frontend_example/index.html frontend_example/package.json \
+                frontend_example/package-lock.json frontend_example/tsconfig.json \
+                frontend_example/vite.config.ts docs/openapi.yaml
+        } | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+    )
+}
+
+# build_spa: install the example SPA's npm packages (when the lock file changed) and build
+# it, unless dist/ already holds a build of the same sources (see spa_sources_hash).
 build_spa() {
-    local dir="$ROOT/frontend_example" stamp want
+    local dir="$ROOT/frontend_example" stamp want built
     stamp="$dir/node_modules/.sso-api-installed"
     want="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
@@ -85,8 +107,16 @@ build_spa() {
         (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
         echo "$want" > "$stamp"
     fi
+    # The stamp lives in dist/, which the build empties first: a failed build leaves none.
+    built="$dir/dist/.sso-api-sources"
+    want="$(spa_sources_hash)"
+    if [ -f "$dir/dist/index.html" ] && [ "$(cat "$built" 2>/dev/null)" = "$want" ]; then
+        log "The example SPA is built and its sources are unchanged"
+        return 0
+    fi
     log "Building the example SPA"
     (cd "$dir" && npm run --silent build)
+    echo "$want" > "$built"
 }
 
 # ensure_chromium: Debian's Chromium for the browser tests (a test tool's own browser

@@ -7,6 +7,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 cd "$ROOT"
 
-main_venv
+# Its own environment, with only what the demo runs (scripts/test.sh keeps .venv and the
+# development tools); the SPA is rebuilt only when its sources changed.
+demo_venv
 build_spa
-exec "$ROOT/.venv/bin/python" "$ROOT/example/run_demo.py" "$@"
+exec "$ROOT/.venv-demo/bin/python" "$ROOT/example/run_demo.py" "$@"

@@ -393,6 +393,29 @@ def front_channel_logout(request: HttpRequest, microsoft_session_id: str, issuer
     return tokens.revoke_microsoft_session(microsoft_session_id[:128], tenant_id=tenant_id)
 
 
+def front_channel_frame_ancestors(request: HttpRequest) -> list[str]:
+    """The origins that may frame the front-channel logout page: Microsoft's sign-out page.
+
+    The authority's origin, and the discovery document's ``end_session_endpoint`` origin
+    when that differs (a test platform may serve its browser pages elsewhere; for Entra
+    they are the same). When the discovery document cannot be loaded, the authority alone.
+    """
+    conf = sso_settings(request)
+    origins = [_origin(conf.authority)]
+    try:
+        end_session = entra_client(conf).metadata().end_session_endpoint
+    except SSOError:
+        end_session = None
+    if end_session and _origin(end_session) not in origins:
+        origins.append(_origin(end_session))
+    return origins
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _tenant_of_issuer(conf: SSOSettings, issuer: str) -> str | None:
     """The tenant ``issuer`` speaks for, if it is this app's issuer for that tenant.
 

@@ -1,8 +1,10 @@
 """The OpenAPI description of every endpoint (drf-spectacular), kept apart from the views.
 
-Every error body's ``code`` is typed as one enum of all codes (``ErrorCodeEnum``); each
-error status then names the exact codes it can carry, in its description and with one
-example per code whose ``detail`` is the text the API really sends.
+Every error body is one component, ``Error``, whose ``code`` is the enum of all codes
+(``ErrorCodeEnum``, the callback's ``sso_error`` values included), so a generated client
+has one error type. Each error status then names the exact codes it can carry, in its
+description and with one example per code whose ``detail`` is the text the API really
+sends.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -39,6 +43,16 @@ class _AccessTokenScheme(SimpleJWTScheme):  # type: ignore[no-untyped-call]
     target_class = "sso_api.authentication.AccessTokenAuthentication"
 
 
+class _CodeChallengeMethodSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """``code_challenge_method`` as its one accepted value, so clients type it as "S256"."""
+
+    target_class = "sso_api.serializers.CodeChallengeMethodField"
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        # RFC 7636, 4.3: "plain" exists, but only S256 is accepted here (sso_api.flows).
+        return {"type": "string", "enum": ["S256"]}
+
+
 # Errors raised by Django REST framework or simplejwt rather than by sso_api.
 _FRAMEWORK_ERRORS = {
     "not_authenticated": "Authentication credentials were not provided.",
@@ -48,6 +62,8 @@ _FRAMEWORK_ERRORS = {
     "password_changed": "The user's password has been changed.",
     "throttled": "Request was throttled. Expected available in 42 seconds.",
 }
+# What the callback reports, in sso_error, for an unexpected exception (sso_api.flows).
+_CALLBACK_ONLY_CODES = ("server_error",)
 ErrorSource = type[errors.SSOError] | str
 
 
@@ -62,7 +78,7 @@ def _all_codes() -> list[str]:
         return [cls, *(sub for direct in cls.__subclasses__() for sub in subclasses(direct))]
 
     concrete = subclasses(errors.SSOError)[1:]  # the base class's code is never sent
-    codes = {cls.code for cls in concrete} | set(_FRAMEWORK_ERRORS)
+    codes = {cls.code for cls in concrete} | set(_FRAMEWORK_ERRORS) | set(_CALLBACK_ONLY_CODES)
     return sorted(codes)
 
 
@@ -70,23 +86,30 @@ def _all_codes() -> list[str]:
 ERROR_CODE_CHOICES = _all_codes()
 
 
-def _error(name: str, description: str, *sources: ErrorSource) -> OpenApiResponse:
-    pairs = [_code_and_detail(source) for source in sources]
-    codes = ", ".join(f"`{code}`" for code in sorted({code for code, _ in pairs}))
-    fields: dict[str, serializers.Field[Any, Any, Any, Any]] = {
+# The body of every error (sso_api.views.error_body): the one Error component. (Declared
+# inline: a serializer class cannot declare a field named "fields".)
+_ERROR_BODY = inline_serializer(
+    name="Error",
+    fields={
         "detail": serializers.CharField(help_text="Human-readable explanation, safe to show."),
         "code": serializers.ChoiceField(
             choices=ERROR_CODE_CHOICES, help_text="Stable snake_case error code to branch on."
         ),
-    }
-    if "invalid_request" in dict(pairs):
-        fields["fields"] = serializers.DictField(
+        "fields": serializers.DictField(
             child=serializers.ListField(child=serializers.CharField()),
             required=False,
-            help_text="Per-field messages, for invalid_request.",
-        )
+            help_text="Per-field messages; only with invalid_request.",
+        ),
+    },
+)
+
+
+def _error(description: str, *sources: ErrorSource) -> OpenApiResponse:
+    """An error status: the ``Error`` body, the codes it can carry, one example each."""
+    pairs = [_code_and_detail(source) for source in sources]
+    codes = ", ".join(f"`{code}`" for code in sorted({code for code, _ in pairs}))
     return OpenApiResponse(
-        response=inline_serializer(name=name, fields=fields),
+        response=_ERROR_BODY,
         description=f"{description} Codes: {codes}.",
         examples=[
             OpenApiExample(code, value={"detail": detail, "code": code}) for code, detail in pairs
@@ -94,9 +117,8 @@ def _error(name: str, description: str, *sources: ErrorSource) -> OpenApiRespons
     )
 
 
-def _throttled(name: str) -> OpenApiResponse:
+def _throttled() -> OpenApiResponse:
     return _error(
-        name,
         "Rate limit reached (only when the project sets a rate for this scope); "
         "retry after the Retry-After header's seconds.",
         "throttled",
@@ -111,21 +133,26 @@ _UNAVAILABLE = (
 )
 
 
-def _too_large(name: str) -> OpenApiResponse:
+def _too_large() -> OpenApiResponse:
     return _error(
-        name,
-        "The body is over the project's DATA_UPLOAD_MAX_MEMORY_SIZE.",
-        errors.RequestTooLarge,
+        "The body is over the project's DATA_UPLOAD_MAX_MEMORY_SIZE.", errors.RequestTooLarge
     )
 
 
-def _storage_down(name: str) -> OpenApiResponse:
+def _not_json() -> OpenApiResponse:
+    return _error("The body must be JSON.", errors.UnsupportedMediaType)
+
+
+def _storage_down() -> OpenApiResponse:
     return _error(
-        name,
         "The cache or the database cannot be reached; retry later.",
         errors.CacheUnavailable,
         errors.DatabaseUnavailable,
     )
+
+
+def _database_down() -> OpenApiResponse:
+    return _error("The database cannot be reached; retry later.", errors.DatabaseUnavailable)
 
 
 _TOKENS_EXAMPLE = {
@@ -145,8 +172,11 @@ _USER_EXAMPLE = {
 }
 
 
-def _start_responses(prefix: str) -> dict[int, Any]:
-    return {
+def _start_responses(*, with_body: bool) -> dict[int, Any]:
+    """/start/'s answers; a GET (``with_body=False``) reads no body, so it cannot be
+    unparsable, too large or of the wrong type."""
+    body_errors: tuple[ErrorSource, ...] = (errors.MalformedBody,) if with_body else ()
+    responses: dict[int, Any] = {
         200: OpenApiResponse(
             StartResponseSerializer,
             description="The flow is ready: navigate the browser to authorization_url.",
@@ -171,27 +201,26 @@ def _start_responses(prefix: str) -> dict[int, Any]:
             response=None,
         ),
         400: _error(
-            f"{prefix}Error400",
             "The request was refused; nothing was stored.",
             errors.InvalidRequest,
             errors.InvalidNextURL,
             errors.CodeChallengeRequired,
             errors.InvalidCodeChallenge,
-            errors.MalformedBody,
+            *body_errors,
             errors.TooManyFields,
         ),
-        403: _error(f"{prefix}Error403", "Sign-in is switched off.", errors.SSODisabled),
-        413: _too_large(f"{prefix}Error413"),
-        415: _error(
-            f"{prefix}Error415", "The body must be JSON or a form.", errors.UnsupportedMediaType
-        ),
-        429: _throttled(f"{prefix}Error429"),
+        403: _error("Sign-in is switched off.", errors.SSODisabled),
+        429: _throttled(),
         503: _error(
-            f"{prefix}Error503",
-            "Not configured, or Microsoft or the cache cannot be reached; retry later.",
+            "Not configured, or Microsoft, the cache or the database cannot be reached; "
+            "retry later.",
             *_UNAVAILABLE,
         ),
     }
+    if with_body:
+        responses[413] = _too_large()
+        responses[415] = _error("The body must be JSON or a form.", errors.UnsupportedMediaType)
+    return responses
 
 
 START_GET: dict[str, Any] = {
@@ -202,7 +231,7 @@ START_GET: dict[str, Any] = {
         "as the POST form, in the query string."
     ),
     "parameters": [StartRequestSerializer],
-    "responses": _start_responses("StartGet"),
+    "responses": _start_responses(with_body=False),
     "auth": [],
 }
 
@@ -214,7 +243,7 @@ START_POST: dict[str, Any] = {
         "the client's own PKCE challenge, and answers Microsoft's authorization URL."
     ),
     "request": StartRequestSerializer,
-    "responses": _start_responses("Start"),
+    "responses": _start_responses(with_body=True),
     "auth": [],
 }
 
@@ -259,7 +288,7 @@ _CALLBACK_RESPONSES = {
                             errors.InvalidRequest,
                         )
                     }
-                    | {"server_error"}
+                    | set(_CALLBACK_ONLY_CODES)
                 )
             )
             + "."
@@ -296,8 +325,9 @@ CALLBACK_POST: dict[str, Any] = {
     "summary": "Microsoft's answer (response_mode=form_post)",
     "description": _CALLBACK_DESCRIPTION,
     "request": {
+        # Microsoft's authorization response; "Request" is added: CallbackRequest.
         "application/x-www-form-urlencoded": inline_serializer(
-            name="AuthorizationResponse",
+            name="Callback",
             fields={
                 "code": serializers.CharField(required=False),
                 "state": serializers.CharField(required=False),
@@ -330,20 +360,17 @@ TOKEN: dict[str, Any] = {
             ],
         ),
         400: _error(
-            "TokenError400",
             "The code or verifier was refused; start again.",
             errors.InvalidRequest,
             errors.InvalidHandoffCode,
             errors.CodeVerifierMismatch,
             errors.MalformedBody,
         ),
-        403: _error(
-            "TokenError403", "The user may not sign in.", errors.UserInactive, errors.SSODisabled
-        ),
-        413: _too_large("TokenError413"),
-        415: _error("TokenError415", "The body must be JSON.", errors.UnsupportedMediaType),
-        429: _throttled("TokenError429"),
-        503: _storage_down("TokenError503"),
+        403: _error("The user may not sign in.", errors.UserInactive, errors.SSODisabled),
+        413: _too_large(),
+        415: _not_json(),
+        429: _throttled(),
+        503: _storage_down(),
     },
     "auth": [],
 }
@@ -371,23 +398,18 @@ REFRESH: dict[str, Any] = {
             description="Rotated.",
             examples=[OpenApiExample("rotated", value=_TOKENS_EXAMPLE)],
         ),
-        400: _error(
-            "RefreshError400",
-            "The request is malformed.",
-            errors.InvalidRequest,
-            errors.MalformedBody,
-        ),
-        401: _error("RefreshError401", "Sign in again.", *_SESSION_401),
+        400: _error("The request is malformed.", errors.InvalidRequest, errors.MalformedBody),
+        401: _error("Sign in again.", *_SESSION_401),
         403: _error(
-            "RefreshError403",
             "Cookie request without proof of origin, or sign-in switched off.",
             errors.CSRFFailed,
             errors.SSODisabled,
         ),
-        413: _too_large("RefreshError413"),
-        415: _error("RefreshError415", "The body must be JSON.", errors.UnsupportedMediaType),
-        429: _throttled("RefreshError429"),
-        503: _storage_down("RefreshError503"),
+        413: _too_large(),
+        415: _not_json(),
+        429: _throttled(),
+        # Refresh tokens are database records; the cache plays no part.
+        503: _database_down(),
     },
     "auth": [],
 }
@@ -419,28 +441,25 @@ LOGOUT: dict[str, Any] = {
             ],
         ),
         400: _error(
-            "LogoutError400",
             "The request is malformed, or next is not an allowed destination.",
             errors.InvalidRequest,
             errors.MalformedBody,
             errors.InvalidNextURL,
         ),
         401: _error(
-            "LogoutError401",
             "Not a refresh token of this API, or the refresh cookie came twice.",
             errors.InvalidRefreshToken,
             errors.DuplicateRefreshCookie,
         ),
         403: _error(
-            "LogoutError403",
             "Cookie request without proof of origin, or sign-in switched off.",
             errors.CSRFFailed,
             errors.SSODisabled,
         ),
-        413: _too_large("LogoutError413"),
-        415: _error("LogoutError415", "The body must be JSON.", errors.UnsupportedMediaType),
-        429: _throttled("LogoutError429"),
-        503: _storage_down("LogoutError503"),
+        413: _too_large(),
+        415: _not_json(),
+        429: _throttled(),
+        503: _database_down(),
     },
     "auth": [],
 }
@@ -468,10 +487,10 @@ FRONT_CHANNEL_LOGOUT: dict[str, Any] = {
     ],
     "responses": {
         (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Done."),
-        400: _error(
-            "FrontChannelLogoutError400", "The query string is refused.", errors.TooManyFields
-        ),
-        429: _throttled("FrontChannelLogoutError429"),
+        400: _error("The query string is refused.", errors.TooManyFields),
+        429: _throttled(),
+        # The session's refresh tokens are revoked in the database.
+        503: _database_down(),
     },
     "auth": [],
 }
@@ -493,7 +512,6 @@ ME: dict[str, Any] = {
             examples=[OpenApiExample("user", value=_USER_EXAMPLE)],
         ),
         401: _error(
-            "MeError401",
             "No valid bearer access token: refresh, or sign in again.",
             "not_authenticated",
             "token_not_valid",
@@ -503,6 +521,7 @@ ME: dict[str, Any] = {
             errors.UserNotFound,
             errors.UserInactive,
         ),
-        503: _storage_down("MeError503"),
+        # Only for access tokens minted elsewhere in the project, looked up in the database.
+        503: _database_down(),
     },
 }

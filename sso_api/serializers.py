@@ -1,4 +1,10 @@
-"""Request and response shapes. No network, no database writes: validation only."""
+"""Request and response shapes. No network, no database writes: validation only.
+
+Each serializer's ``Meta.ref_name`` is its component name in the OpenAPI schema.
+drf-spectacular adds ``Request`` to the names of request bodies (the project's
+``COMPONENT_SPLIT_REQUEST``, which docs/openapi.md recommends), so a request serializer is
+named for its endpoint alone: ``Start`` becomes ``StartRequest``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,19 @@ from rest_framework import serializers
 PROMPT_CHOICES = ("login", "none", "consent", "select_account", "create")
 
 
+class CodeChallengeMethodField(serializers.CharField):
+    """``code_challenge_method``, whose one accepted value is ``S256``.
+
+    Any other string passes validation, so that the flow refuses it with the code clients
+    branch on (``invalid_code_challenge``) rather than with ``invalid_request``. The
+    OpenAPI schema shows the one value (``sso_api.schema``).
+    """
+
+
 class StartRequestSerializer(serializers.Serializer[Any]):
+    class Meta:
+        ref_name = "Start"
+
     next = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -28,8 +46,8 @@ class StartRequestSerializer(serializers.Serializer[Any]):
         max_length=128,
         help_text="base64url(SHA-256(code_verifier)) of a verifier only this client knows.",
     )
-    code_challenge_method = serializers.CharField(
-        required=False, allow_blank=True, max_length=16, help_text="Must be S256."
+    code_challenge_method = CodeChallengeMethodField(
+        required=False, allow_blank=True, max_length=16, help_text="S256, the only method."
     )
     login_hint = serializers.CharField(
         required=False, allow_blank=True, max_length=256, help_text="Passed on to Microsoft."
@@ -48,12 +66,18 @@ class StartRequestSerializer(serializers.Serializer[Any]):
 
 
 class StartResponseSerializer(serializers.Serializer[Any]):
+    class Meta:
+        ref_name = "StartResponse"
+
     authorization_url = serializers.URLField(help_text="Navigate the browser here.")
     state = serializers.CharField(help_text="The flow's OAuth state (informational).")
     expires_in = serializers.IntegerField(help_text="Seconds until this flow expires.")
 
 
 class TokenRequestSerializer(serializers.Serializer[Any]):
+    class Meta:
+        ref_name = "Token"
+
     sso_code = serializers.CharField(
         max_length=256, help_text="The one-time code from the callback."
     )
@@ -66,6 +90,9 @@ class TokenRequestSerializer(serializers.Serializer[Any]):
 
 
 class UserSerializer(serializers.Serializer[Any]):
+    class Meta:
+        ref_name = "User"
+
     id = serializers.CharField()
     username = serializers.CharField()
     email = serializers.CharField(allow_blank=True)
@@ -76,20 +103,30 @@ class UserSerializer(serializers.Serializer[Any]):
 
 
 class TokenPairSerializer(serializers.Serializer[Any]):
+    class Meta:
+        ref_name = "TokenPair"
+
     access = serializers.CharField()
     refresh = serializers.CharField(
         required=False,
         help_text="Absent when the refresh token was set as an HttpOnly cookie (cookie mode).",
     )
-    token_type = serializers.CharField(default="Bearer")
+    # Always sent, hence no default (a default would make it optional in the schema).
+    token_type = serializers.ChoiceField(choices=["Bearer"])
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
 
 
 class TokenResponseSerializer(TokenPairSerializer):
+    class Meta:
+        ref_name = "TokenResponse"
+
     user = UserSerializer()
 
 
 class RefreshRequestSerializer(serializers.Serializer[Any]):
+    class Meta:
+        ref_name = "Refresh"
+
     refresh = serializers.CharField(
         max_length=4096,
         required=False,
@@ -101,6 +138,9 @@ class RefreshRequestSerializer(serializers.Serializer[Any]):
 
 
 class LogoutRequestSerializer(RefreshRequestSerializer):
+    class Meta:
+        ref_name = "Logout"
+
     next = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -115,6 +155,9 @@ class LogoutRequestSerializer(RefreshRequestSerializer):
 
 
 class LogoutResponseSerializer(serializers.Serializer[Any]):
+    class Meta:
+        ref_name = "LogoutResponse"
+
     logout_url = serializers.URLField(
         allow_null=True,
         help_text="Microsoft's end-session URL to navigate to, or null (SLO disabled).",

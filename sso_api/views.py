@@ -392,10 +392,8 @@ class FrontChannelLogoutView(SSOView):
         response = HttpResponse(
             "<!doctype html><title>Signed out</title>", content_type="text/html"
         )
-        authority = urlsplit(sso_settings(request).authority)
-        response["Content-Security-Policy"] = (
-            f"frame-ancestors 'self' {authority.scheme}://{authority.netloc}"
-        )
+        framing = " ".join(flows.front_channel_frame_ancestors(request))
+        response["Content-Security-Policy"] = f"frame-ancestors 'self' {framing}"
         # Lets the frame-ancestors policy above decide instead of X-Frame-Options: DENY.
         response.xframe_options_exempt = True
         return response

@@ -17,6 +17,9 @@ from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeTenant, FakeUser
 from sso_api.testing.certificates import ensure_certificates
 from sso_api.testing.client import SignInDriver
 
+# Another project's suite, run in its own process by tests/test_integrator_project.py.
+collect_ignore = ["integrator_project"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def unrelated_ca_bundle_in_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

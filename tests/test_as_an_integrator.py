@@ -92,7 +92,10 @@ def test_an_unverified_email_does_not_link_to_an_existing_account(
 
 
 def test_a_disabled_account_cannot_sign_in(sso_make_user: Any, sso_driver: Any) -> None:
-    assert sso_driver.sign_in(sso_make_user(disabled=True)).error == "access_denied"
+    attempt = sso_driver.sign_in(sso_make_user(disabled=True))
+
+    assert attempt.error == "access_denied"
+    assert attempt.sso_code is None
 
 
 def test_an_outage_at_microsoft_is_reported_not_crashed(

@@ -42,6 +42,7 @@ from sso_api.testing import (
     FakeUser,
 )
 from sso_api.testing.certificates import SERVER_HOST_NAMES, ensure_certificates
+from sso_api.testing.cli import add_demo_directory
 from sso_api.testing.pages import USER_FIELD, parse_page
 
 REDIRECT_URI = "http://localhost:8000/microsoft_sso/callback/"
@@ -338,6 +339,91 @@ def test_msal_completes_the_authorization_code_flow(
     assert claims["exp"] - claims["iat"] == 3600
     assert {"sub", "sid", "nonce", "nbf", "uti", "rh", "aio", "login_hint"} <= claims.keys()
     assert client.get_accounts()[0]["home_account_id"] == f"{ada.object_id}.{contoso.tenant_id}"
+
+
+def test_the_browser_side_can_be_served_over_plain_http_while_servers_keep_https() -> None:
+    with FakeIdentityPlatform(browser_port=0) as split, TrustingSession(split.ca_bundle) as http:
+        tenant = split.add_tenant("Contoso", "contoso.example")
+        user = split.add_user(tenant, name="Ada Lovelace", email="ada@contoso.example")
+        client_app = split.register_app(redirect_uris=[REDIRECT_URI])
+        browser = split.browser_base_url
+        metadata = http.get(
+            f"{split.authority(tenant)}/v2.0/.well-known/openid-configuration"
+        ).json()
+        client = confidential_client(split, client_app, split.authority(tenant))
+        flow = client.initiate_auth_code_flow(scopes=[], redirect_uri=REDIRECT_URI)
+        # As a browser without the fake's CA: plain HTTP, the session cookie kept.
+        with requests.Session() as plain:
+            plain.trust_env = False
+            form = parse_page(plain.get(flow["auth_uri"], timeout=5).text).forms["sign-in-form"]
+            answer = plain.post(
+                urljoin(flow["auth_uri"], form.action),
+                data=[*form.fields, (USER_FIELD, user.object_id)],
+                allow_redirects=False,
+                timeout=5,
+            )
+            refused = {
+                path: plain.get(browser + path, timeout=5).status_code
+                for path in (
+                    f"/{tenant.tenant_id}/v2.0/.well-known/openid-configuration",
+                    f"/{tenant.tenant_id}/discovery/v2.0/keys",
+                )
+            }
+            refused["token"] = plain.post(
+                browser + f"/{tenant.tenant_id}/oauth2/v2.0/token", timeout=5
+            ).status_code
+        result = client.acquire_token_by_auth_code_flow(flow, query_of(answer.headers["Location"]))
+
+    assert browser.startswith("http://127.0.0.1:")
+    assert browser != split.base_url.replace("https://", "http://")
+    pages = f"{browser}/{tenant.tenant_id}/oauth2/v2.0"
+    assert metadata["authorization_endpoint"] == f"{pages}/authorize"
+    assert metadata["end_session_endpoint"] == f"{pages}/logout"
+    assert metadata["token_endpoint"].startswith(split.base_url)
+    assert metadata["jwks_uri"].startswith(split.base_url)
+    assert metadata["issuer"] == tenant.issuer == f"{split.base_url}/{tenant.tenant_id}/v2.0"
+    assert flow["auth_uri"].startswith(f"{pages}/authorize?")
+    assert "Secure" not in answer.headers["Set-Cookie"]
+    assert "HttpOnly" in answer.headers["Set-Cookie"]
+    assert "error" not in result, result
+    assert result["id_token_claims"]["oid"] == user.object_id
+    assert refused == dict.fromkeys(refused, 404)
+
+
+def test_by_default_every_endpoint_is_https_and_the_session_cookie_secure(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+) -> None:
+    metadata = http.get(f"{platform.authority(contoso)}/v2.0/.well-known/openid-configuration")
+    url, _ = authorization_url(platform, contoso, app)
+    form = parse_page(http.get(url).text).forms["sign-in-form"]
+
+    answer = http.post(
+        urljoin(url, form.action),
+        data=[*form.fields, (USER_FIELD, ada.object_id)],
+        allow_redirects=False,
+    )
+
+    assert platform.browser_base_url == platform.base_url
+    assert metadata.json()["authorization_endpoint"].startswith(platform.base_url + "/")
+    assert metadata.json()["end_session_endpoint"].startswith(platform.base_url + "/")
+    assert "; Secure;" in answer.headers["Set-Cookie"]
+
+
+def test_the_platform_serves_a_favicon_over_either_scheme() -> None:
+    with FakeIdentityPlatform(browser_port=0) as split, TrustingSession(split.ca_bundle) as http:
+        icons = [
+            http.get(split.base_url + "/favicon.ico"),
+            http.get(split.browser_base_url + "/favicon.ico"),
+        ]
+
+    for icon in icons:
+        assert icon.status_code == 200
+        assert icon.headers["Content-Type"] == "image/svg+xml"
+        assert icon.content.startswith(b"<svg ")
 
 
 def test_msal_refreshes_tokens_with_the_refresh_token(
@@ -716,6 +802,55 @@ def test_common_sign_in_page_lists_users_of_every_tenant(
     assert f'data-email="{alan.email}"' in page
 
 
+def account_button(page: str, user: FakeUser) -> str:
+    """The HTML of ``user``'s button on a sign-in page."""
+    start = page.index(f'id="user-{user.object_id}"')
+    return page[start : page.index("</button>", start)]
+
+
+def test_the_account_picker_names_each_accounts_tenant(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    fabrikam: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    alan: FakeUser,
+) -> None:
+    guest = platform.add_user(
+        contoso,
+        name="Guest Example",
+        email="guest@fabrikam.example",
+        guest=True,
+        home_tenant=fabrikam,
+    )
+    url, _ = authorization_url(platform, "organizations", app)
+
+    page = http.get(url).text
+
+    assert '<small class="tenant">Contoso (contoso.example)</small>' in account_button(page, ada)
+    assert '<small class="tenant">Fabrikam (fabrikam.example)</small>' in account_button(page, alan)
+    assert "Contoso (contoso.example), guest from Fabrikam" in account_button(page, guest)
+
+
+def test_the_demo_accounts_differ_in_name_and_email_and_show_their_tenant() -> None:
+    with FakeIdentityPlatform() as demo, TrustingSession(demo.ca_bundle) as http:
+        add_demo_directory(demo)
+        app = demo.register_app(redirect_uris=[REDIRECT_URI])
+        url, _ = authorization_url(demo, "organizations", app)
+        page = http.get(url).text
+
+    names = [user.name for user in demo.users]
+    emails = [user.email for user in demo.users]
+    assert len(set(names)) == len(names) == 6
+    assert len(set(emails)) == len(emails)
+    tenant_names = {tenant.tenant_id: tenant.name for tenant in demo.tenants}
+    for user in demo.users:
+        button = account_button(page, user)
+        assert f">{user.name}<" in button
+        assert f'<small class="tenant">{tenant_names[user.tenant_id]} (' in button
+
+
 def test_browser_session_gives_one_sid_and_logout_loads_every_apps_front_channel_url(
     http: requests.Session,
     platform: FakeIdentityPlatform,
@@ -1090,7 +1225,7 @@ NESTED_JSON_HINT = base64.b64encode(b"[" * 5000).decode()
         pytest.param("GET", "/{tid}/oauth2/v2.0/authorize", {}, 400, id="authorize-empty"),
         pytest.param("PUT", "/{tid}/discovery/v2.0/keys", {}, 405, id="keys-put"),
         pytest.param("DELETE", LOGOUT, {}, 405, id="logout-delete"),
-        pytest.param("GET", "/favicon.ico", {}, 404, id="unknown-path"),
+        pytest.param("GET", "/no/such/page", {}, 404, id="unknown-path"),
         pytest.param("GET", "/no%00such/oauth2/v2.0/logout", {}, 400, id="nul-tenant"),
         pytest.param(
             "GET", LOGOUT + "?id_token_hint=%C3%A9.%C3%A9.%C3%A9", {}, 200, id="non-ascii-hint"
@@ -1164,6 +1299,7 @@ def test_cli_serves_the_demo_directory_and_writes_the_state_file(tmp_path: Path)
         "--certificate-dir", str(tmp_path / "certificates"),
         "--client-id", "demo-client", "--client-secret", "demo-secret",
         "--redirect-uri", REDIRECT_URI, "--demo", "--state-file", str(state_file),
+        "--browser-port", "0",
     ]  # fmt: skip
     environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     with subprocess.Popen(
@@ -1204,3 +1340,7 @@ def test_cli_serves_the_demo_directory_and_writes_the_state_file(tmp_path: Path)
         (False, True, True),
     }
     assert metadata.json()["issuer"] == f"{base_url}/{contoso_id}/v2.0"
+    assert state["browser_base_url"].startswith("http://127.0.0.1:")
+    assert metadata.json()["authorization_endpoint"] == (
+        f"{state['browser_base_url']}/{contoso_id}/oauth2/v2.0/authorize"
+    )

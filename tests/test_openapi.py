@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
+from django.contrib.auth import get_user_model
+from django.db import OperationalError, connection
 from jsonschema import Draft7Validator
+from rest_framework_simplejwt.tokens import AccessToken
 
 from sso_api.testing import FakeUser
 from sso_api.testing.client import SignInDriver
@@ -76,14 +79,19 @@ def openapi() -> dict[str, Any]:
 
 
 def assert_conforms(openapi: dict[str, Any], path: str, method: str, response: Any) -> None:
-    """The response's JSON body validates against the schema for its status."""
+    """The response's JSON body validates against the schema for its status, and an error's
+    code is one of those the status documents (its examples)."""
     documented = openapi["paths"][path][method]["responses"][str(response.status_code)]
     schema = documented["content"]["application/json"]["schema"]
     # Evolving a validator of the whole document keeps "#/components/..." resolvable.
     validator = Draft7Validator(openapi).evolve(schema=schema)
     validator.validate(response.json())
-    for example in documented["content"]["application/json"].get("examples", {}).values():
+    examples = documented["content"]["application/json"].get("examples", {}).values()
+    for example in examples:
         validator.validate(example["value"])
+    if response.status_code >= 400:
+        documented_codes = {example["value"]["code"] for example in examples}
+        assert response.json()["code"] in documented_codes, (path, response.status_code)
 
 
 @pytest.mark.django_db
@@ -125,3 +133,82 @@ def test_every_error_code_is_in_the_schema(openapi: dict[str, Any]) -> None:
     from sso_api.schema import ERROR_CODE_CHOICES
 
     assert openapi["components"]["schemas"]["ErrorCodeEnum"]["enum"] == ERROR_CODE_CHOICES
+
+
+def _database_down(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+    raise OperationalError("the database is unreachable")
+
+
+@pytest.mark.django_db
+def test_an_unreachable_database_is_answered_as_the_schema_says(
+    openapi: dict[str, Any], browser: SignInDriver, ada: FakeUser
+) -> None:
+    waiting = browser.sign_in(ada)
+    tokens = browser.signed_in(ada)
+    # An access token minted elsewhere in the project: /me/ looks its user up.
+    user = get_user_model().objects.get(pk=tokens["user"]["id"])
+    foreign_access = str(AccessToken.for_user(user))
+    client = browser.client
+
+    # Every query fails as it would with the database down (Django's execute_wrapper).
+    with connection.execute_wrapper(_database_down):
+        answers = {
+            ("/api/sso/start/", "post"): browser.start(next="/"),
+            ("/api/sso/token/", "post"): browser.redeem(waiting.sso_code, waiting.pkce.verifier),
+            ("/api/sso/token/refresh/", "post"): client.post(
+                "/api/sso/token/refresh/",
+                {"refresh": tokens["refresh"]},
+                content_type="application/json",
+            ),
+            ("/api/sso/logout/", "post"): client.post(
+                "/api/sso/logout/", {"refresh": tokens["refresh"]}, content_type="application/json"
+            ),
+            ("/api/sso/logout/frontchannel/", "get"): client.get(
+                "/api/sso/logout/frontchannel/", {"sid": "a-session"}
+            ),
+            ("/api/sso/me/", "get"): client.get(
+                "/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {foreign_access}"
+            ),
+        }
+
+    for (path, method), answer in answers.items():
+        if path == "/api/sso/start/" and answer.status_code == 200:
+            continue  # the cache is Redis in this leg, and /start/ needs nothing else
+        assert answer.status_code == 503, (path, answer.content)
+        assert_conforms(openapi, path, method, answer)
+
+
+def test_generated_clients_get_one_error_type_and_names_that_read_well(
+    openapi: dict[str, Any],
+) -> None:
+    schemas = openapi["components"]["schemas"]
+    error_bodies = {
+        (path, method, status): response["content"]["application/json"]["schema"]
+        for path, operations in openapi["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if int(status) >= 400
+    }
+
+    one_error = {"$ref": "#/components/schemas/Error"}
+    assert len(error_bodies) > 30
+    assert {key: body for key, body in error_bodies.items() if body != one_error} == {}
+    assert schemas["Error"]["properties"]["code"]["allOf"] == [
+        {"$ref": "#/components/schemas/ErrorCodeEnum"}
+    ]
+    assert {
+        "StartRequest",
+        "StartResponse",
+        "TokenRequest",
+        "TokenResponse",
+        "TokenPair",
+        "RefreshRequest",
+        "LogoutRequest",
+        "LogoutResponse",
+        "CallbackRequest",
+        "User",
+        "Error",
+    } <= set(schemas)
+    assert not [name for name in schemas if name.endswith("RequestRequest")]
+    assert schemas["CodeChallengeMethodEnum"]["enum"] == ["S256"]
+    assert schemas["TokenTypeEnum"]["enum"] == ["Bearer"]

@@ -479,3 +479,26 @@ def test_logout_to_a_destination_not_allowed_is_refused_before_anything_is_revok
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_next_url"
     assert RefreshSession.objects.get().revoked_at is None
+
+
+def test_the_front_channel_page_may_also_be_framed_by_a_sign_out_page_on_another_origin(
+    browser: SignInDriver, sso: Any
+) -> None:
+    # A platform whose browser pages (sign-out included) live on a plain-HTTP origin of
+    # their own, as in the demo.
+    with FakeIdentityPlatform(browser_port=0) as split:
+        tenant = split.add_tenant("Contoso", "contoso.example")
+        app = split.register_app(redirect_uris=["http://testserver/api/sso/callback/"])
+        sso.MICROSOFT_SSO_APPLICATION_ID = app.client_id
+        sso.MICROSOFT_SSO_CLIENT_SECRET = app.client_secret
+        sso.MICROSOFT_SSO_TENANT_ID = tenant.tenant_id
+        sso.MICROSOFT_SSO_AUTHORITY = split.authority(tenant)
+        sso.MICROSOFT_SSO_CA_BUNDLE = split.ca_bundle
+
+        response = browser.client.get("/api/sso/logout/frontchannel/")
+
+        authority = urlsplit(split.authority(tenant))
+        assert response["Content-Security-Policy"] == (
+            f"frame-ancestors 'self' {authority.scheme}://{authority.netloc} "
+            f"{split.browser_base_url.rstrip('/')}"
+        )

@@ -38,7 +38,15 @@ interface Call {
 }
 
 /** A fake browser and API: routes by path, records every call and event in order. */
-function harness(options: { href?: string; cookieMode?: boolean; margin?: number } = {}) {
+function harness(
+  options: {
+    href?: string;
+    cookieMode?: boolean;
+    margin?: number;
+    /** The origin's localStorage for session hints; `null`: none available. */
+    hints?: Map<string, string> | null;
+  } = {},
+) {
   const events: string[] = [];
   const calls: Call[] = [];
   const routes = new Map<string, Handler[]>();
@@ -89,6 +97,9 @@ function harness(options: { href?: string; cookieMode?: boolean; margin?: number
   };
   if (options.cookieMode !== undefined) clientOptions.cookieMode = options.cookieMode;
   if (options.margin !== undefined) clientOptions.refreshMarginSeconds = options.margin;
+  if (options.hints !== undefined) {
+    clientOptions.sessionHintStorage = options.hints && mapStorage(options.hints);
+  }
   const client = new SsoClient(clientOptions);
 
   return {
@@ -124,8 +135,19 @@ const tokens = (n: number, expiresIn = 300, withRefresh = true): Reply => ({
   },
 });
 
+/** Storage backed by `map`, as localStorage would be for one origin. */
+function mapStorage(map: Map<string, string>) {
+  return {
+    getItem: (key: string) => map.get(key) ?? null,
+    setItem: (key: string, value: string) => void map.set(key, value),
+    removeItem: (key: string) => void map.delete(key),
+  };
+}
+
 /** A client signed in through the real completeSignIn path, holding access-1/refresh-1. */
-async function signedIn(options: { cookieMode?: boolean; margin?: number; expiresIn?: number } = {}) {
+async function signedIn(
+  options: { cookieMode?: boolean; margin?: number; expiresIn?: number; hints?: Map<string, string> } = {},
+) {
   const h = harness({ ...options, href: `${SPA}?sso_code=handoff-code-123456789012345` });
   h.store.set(VERIFIER_KEY, "v".repeat(64));
   const answer = tokens(1, options.expiresIn ?? 300, !options.cookieMode);
@@ -527,6 +549,67 @@ describe("cookie mode", () => {
     expect(h.calls[0]?.init.credentials).toBe("include");
     expect(h.calls[0]?.headers.get("X-SSO-CSRF")).toBe("1");
     expect(h.location.assign).not.toHaveBeenCalled();
+  });
+});
+
+describe("cookie session hint", () => {
+  const HINT_KEY = "sso-client:cookie-session";
+
+  it("makes no request on a page load when nobody signed in here", async () => {
+    const h = harness({ cookieMode: true, hints: new Map() });
+    expect(await h.client.restoreSession()).toBeNull();
+    expect(h.fetch).not.toHaveBeenCalled();
+  });
+
+  it("is noted at sign-in, without any token, and resumes the session in a new page", async () => {
+    const hints = new Map<string, string>();
+    await signedIn({ cookieMode: true, hints });
+    expect([...hints]).toEqual([[HINT_KEY, "1"]]);
+
+    const reloaded = harness({ cookieMode: true, hints });
+    reloaded.route("token/refresh/", tokens(2, 300, false));
+    reloaded.route("me/", () => ({ body: USER }));
+    expect(await reloaded.client.restoreSession()).toEqual(USER);
+    expect(reloaded.calls.map((call) => call.path)).toEqual(["token/refresh/", "me/"]);
+  });
+
+  it("is removed at sign-out", async () => {
+    const hints = new Map<string, string>();
+    const h = await signedIn({ cookieMode: true, hints });
+    h.route("logout/", () => ({ body: { logout_url: null } }));
+    await h.client.signOut();
+    expect(hints.size).toBe(0);
+  });
+
+  it("is removed when the API says the cookie's session is gone", async () => {
+    const hints = new Map([[HINT_KEY, "1"]]);
+    const h = harness({ cookieMode: true, hints });
+    h.route("token/refresh/", () => ({ status: 401, body: { code: "session_expired" } }));
+    expect(await h.client.restoreSession()).toBeNull();
+    expect(hints.size).toBe(0);
+    expect(await h.client.restoreSession()).toBeNull();
+    expect(h.count("token/refresh/")).toBe(1);
+  });
+
+  it("stays through an outage, so the next page load tries again", async () => {
+    const hints = new Map([[HINT_KEY, "1"]]);
+    const h = harness({ cookieMode: true, hints });
+    h.route("token/refresh/", () => ({ status: 503, body: { code: "cache_unavailable" } }));
+    await expect(h.client.restoreSession()).rejects.toMatchObject({ code: "cache_unavailable" });
+    expect(hints.get(HINT_KEY)).toBe("1");
+  });
+
+  it("asks the API when no storage is available", async () => {
+    const h = harness({ cookieMode: true, hints: null });
+    h.route("token/refresh/", () => ({ status: 401, body: { code: "invalid_refresh_token" } }));
+    expect(await h.client.restoreSession()).toBeNull();
+    expect(h.count("token/refresh/")).toBe(1);
+  });
+
+  it("is never written in body mode", async () => {
+    const hints = new Map<string, string>();
+    await signedIn({ hints });
+    expect(hints.size).toBe(0);
   });
 });
 

@@ -16,6 +16,9 @@
  * - The PKCE verifier sits in sessionStorage between {@link SsoClient.signIn} and
  *   {@link SsoClient.completeSignIn}: it must survive the round trip through Microsoft, and
  *   sessionStorage is per tab, so two tabs signing in at once never overwrite each other's.
+ * - Cookie mode notes in localStorage that a refresh cookie may exist (the word "1", no
+ *   token), so that {@link SsoClient.restoreSession} asks the API only then: a page load
+ *   with nobody signed in makes no request that would fail.
  *
  * @packageDocumentation
  */
@@ -90,6 +93,13 @@ export interface SsoClientOptions {
   fetch?: typeof fetch;
   /** Where the PKCE verifier waits during the round trip. Default: `sessionStorage`. */
   storage?: SsoStorage;
+  /**
+   * Cookie mode: where the client notes that a refresh cookie may exist, so that
+   * {@link SsoClient.restoreSession} skips the refresh (which would fail with a 401) when
+   * nobody signed in here. Default: `localStorage`, shared by every tab of the origin like
+   * the cookie. `null` (or no storage available): always try the refresh.
+   */
+  sessionHintStorage?: SsoStorage | null;
   /** Default: `window.location`. */
   location?: SsoLocation;
   /** Default: `window.history`. */
@@ -112,6 +122,8 @@ export interface SignInOptions {
 export type SsoListener = (user: SsoUser | null) => void;
 
 const VERIFIER_KEY = "sso-client:pkce-verifier";
+/** Cookie mode: present while a refresh cookie may exist (see `sessionHintStorage`). */
+const COOKIE_SESSION_HINT_KEY = "sso-client:cookie-session";
 /** Name of the Web Lock that serialises cookie-mode refreshes across tabs. */
 const REFRESH_LOCK = "sso-client:refresh";
 /** Query parameters the API adds to the `next` URL; removed from the address bar. */
@@ -264,12 +276,15 @@ export class SsoClient {
     const user = toUser(isRecord(answer) ? answer.user : undefined);
     if (generation !== this.generation) return null;
     this.session = session;
+    this.noteCookieSession(true);
     this.setUser(user);
     return user;
   }
 
   /**
    * Cookie mode: resumes the session kept in the API's refresh cookie (call on page load).
+   * It asks the API only when a sign-in or refresh in this origin left a refresh cookie
+   * behind (see `sessionHintStorage`); otherwise it answers `null` at once.
    * Body mode: there is nothing to resume after a reload; returns the current user.
    *
    * @returns the user, or `null` when there is no session.
@@ -277,6 +292,7 @@ export class SsoClient {
    */
   async restoreSession(): Promise<SsoUser | null> {
     if (!this.cookieMode) return this.currentUser;
+    if (!this.session && !this.cookieSessionMayExist()) return null;
     try {
       await this.refresh(true);
       return await this.me();
@@ -395,6 +411,7 @@ export class SsoClient {
         );
         if (generation !== this.generation) throw new SsoError("session_revoked");
         this.session = session;
+        this.noteCookieSession(true);
         return session;
       } catch (error) {
         if (generation === this.generation && isSessionGone(error)) this.clear();
@@ -443,7 +460,40 @@ export class SsoClient {
     this.generation += 1;
     this.session = null;
     this.refreshing = null;
+    this.noteCookieSession(false);
     this.setUser(null);
+  }
+
+  /** Cookie mode: whether a refresh cookie may exist; true when nothing was noted. */
+  private cookieSessionMayExist(): boolean {
+    const hints = this.sessionHints();
+    if (!hints) return true;
+    try {
+      return hints.getItem(COOKIE_SESSION_HINT_KEY) !== null;
+    } catch {
+      return true; // Storage refused (privacy settings): ask the API, as without hints.
+    }
+  }
+
+  /** Cookie mode: note that the API did (or no longer does) keep a refresh cookie. */
+  private noteCookieSession(present: boolean): void {
+    const hints = this.cookieMode ? this.sessionHints() : null;
+    if (!hints) return;
+    try {
+      if (present) hints.setItem(COOKIE_SESSION_HINT_KEY, "1");
+      else hints.removeItem(COOKIE_SESSION_HINT_KEY);
+    } catch {
+      // Storage full or refused: restoreSession then asks the API, as without hints.
+    }
+  }
+
+  private sessionHints(): SsoStorage | null {
+    if (this.options.sessionHintStorage !== undefined) return this.options.sessionHintStorage;
+    try {
+      return globalThis.localStorage ?? null;
+    } catch {
+      return null; // Reading localStorage throws where the browser blocks storage.
+    }
   }
 
   private setUser(user: SsoUser | null): void {

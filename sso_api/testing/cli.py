@@ -5,7 +5,12 @@ platform accepts connections (after writing the state file, if asked), so a scri
 can wait for that line and then read the state file. SIGINT and SIGTERM stop it
 cleanly with exit status 0.
 
-The state file is JSON: ``base_url``, ``ca_bundle``, ``client_id``, ``redirect_uris``,
+With ``--browser-port``, the sign-in and sign-out pages are served over plain HTTP on
+that port as well (and the discovery documents name them there), so a browser reaches
+them without trusting the fake's CA; discovery, keys and token stay HTTPS.
+
+The state file is JSON: ``base_url``, ``browser_base_url`` (where the pages are; the
+base URL without ``--browser-port``), ``ca_bundle``, ``client_id``, ``redirect_uris``,
 ``authorities`` (``common``, ``organizations``), ``tenants`` (``name``, ``domain``,
 ``tenant_id``, ``issuer``, ``authority``) and ``users`` (``name``, ``email``,
 ``preferred_username``, ``object_id``, ``tenant_id``, ``guest``, ``disabled``,
@@ -43,7 +48,8 @@ def add_demo_directory(platform: FakeIdentityPlatform) -> None:
 
     Contoso (``contoso.example``): a member with a verified email, a member whose
     tokens lack ``xms_edov``, a guest from Fabrikam and a disabled user. Fabrikam
-    (``fabrikam.example``): two members.
+    (``fabrikam.example``): two members. No two accounts share a name or an email, so
+    each can be told apart on the account picker and in the app's user list.
     """
     contoso = platform.add_tenant("Contoso", "contoso.example", tenant_id=_demo_id("contoso"))
     fabrikam = platform.add_tenant("Fabrikam", "fabrikam.example", tenant_id=_demo_id("fabrikam"))
@@ -80,9 +86,9 @@ def add_demo_directory(platform: FakeIdentityPlatform) -> None:
     )
     platform.add_user(
         fabrikam,
-        name="Katherine Johnson",
-        email="katherine@fabrikam.example",
-        object_id=_demo_id("katherine"),
+        name="Mary Jackson",
+        email="mary@fabrikam.example",
+        object_id=_demo_id("mary"),
     )
     platform.add_user(
         fabrikam,
@@ -98,6 +104,7 @@ def state_document(platform: FakeIdentityPlatform, client_id: str) -> dict[str, 
     app = next(app for app in platform.apps if app.client_id == client_id)
     return {
         "base_url": platform.base_url,
+        "browser_base_url": platform.browser_base_url,
         "ca_bundle": platform.ca_bundle,
         "client_id": client_id,
         "redirect_uris": list(app.redirect_uris),
@@ -142,6 +149,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="127.0.0.1, localhost or ::1")
     serve.add_argument("--port", type=int, default=9443, help="0 picks a free port")
     serve.add_argument(
+        "--browser-port",
+        type=int,
+        help="also serve the sign-in and sign-out pages over plain HTTP on this port "
+        "(0 picks a free one), so a browser needs no certificate; default: HTTPS only",
+    )
+    serve.add_argument(
         "--certificate-dir",
         type=Path,
         help="where ca.pem, server.pem and server-key.pem live (reused when still valid); "
@@ -168,7 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         platform = FakeIdentityPlatform(
-            host=arguments.host, port=arguments.port, certificate_dir=arguments.certificate_dir
+            host=arguments.host,
+            port=arguments.port,
+            certificate_dir=arguments.certificate_dir,
+            browser_port=arguments.browser_port,
         )
     except OSError as exc:
         print(f"cannot start the fake identity platform: {exc}", file=sys.stderr)

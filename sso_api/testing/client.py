@@ -59,9 +59,9 @@ class SignInAttempt:
         return {key: values[0] for key, values in parse_qs(urlsplit(self.location).query).items()}
 
     @property
-    def sso_code(self) -> str:
-        assert "sso_code" in self.query, f"no sso_code in {self.location}"
-        return self.query["sso_code"]
+    def sso_code(self) -> str | None:
+        """The one-time ``sso_code``, or None when the sign-in failed (see :attr:`error`)."""
+        return self.query.get("sso_code")
 
     @property
     def error(self) -> str | None:
@@ -104,16 +104,23 @@ class SignInDriver:
         answer = self.platform.authorize(started.json()["authorization_url"], user=user)
         return SignInAttempt(callback=self.deliver(answer), pkce=pkce)
 
-    def redeem(self, sso_code: str, code_verifier: str | None) -> Any:
-        """POST ``/token/`` with the code and (unless None) the verifier."""
-        body = {"sso_code": sso_code}
-        if code_verifier is not None:
-            body["code_verifier"] = code_verifier
-        return self.client.post(f"{self.api_prefix}token/", body, content_type="application/json")
+    def redeem(self, sso_code: str | None, code_verifier: str | None) -> Any:
+        """POST ``/token/`` with the code and the verifier, each left out when None."""
+        body = {"sso_code": sso_code, "code_verifier": code_verifier}
+        return self.client.post(
+            f"{self.api_prefix}token/",
+            {name: value for name, value in body.items() if value is not None},
+            content_type="application/json",
+        )
 
     def signed_in(self, user: FakeUser, **params: Any) -> dict[str, Any]:
-        """A whole sign-in; returns the JSON of ``/token/`` (tokens and user)."""
+        """A whole sign-in; returns the JSON of ``/token/`` (tokens and user).
+
+        Raises ``AssertionError`` naming the ``sso_error`` or the ``/token/`` answer when
+        the sign-in does not succeed.
+        """
         attempt = self.sign_in(user, **params)
+        assert attempt.sso_code is not None, f"sign-in failed: sso_error={attempt.error}"
         response = self.redeem(attempt.sso_code, attempt.pkce.verifier)
         assert response.status_code == 200, response.content
         return dict(response.json())

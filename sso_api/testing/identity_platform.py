@@ -12,6 +12,11 @@ is Entra's, where ``{tenant}`` is a tenant id, a tenant domain, ``common`` or
 - ``POST /{tenant}/oauth2/v2.0/token``: authorization code and refresh token grants;
 - ``GET|POST /{tenant}/oauth2/v2.0/logout``: ends the session, front-channel logout.
 
+On request (``browser_port``), the two endpoints a person's browser is sent to, authorize
+and logout, are also served over plain HTTP on a second loopback port, and the discovery
+documents name those addresses. A browser then signs in without a certificate warning,
+while everything a server calls (discovery, keys, token) stays behind the fake's own CA.
+
 Behaviour follows Microsoft's description of the v2.0 authorization code flow
 (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow) and of
 front-channel logout (https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc).
@@ -75,7 +80,7 @@ from .protocol import (
     required,
     with_query,
 )
-from .server import HttpRequest, HttpResponse, HttpsServer
+from .server import HttpRequest, HttpResponse, HttpServer, HttpsServer
 from .signing import KeyRing
 
 __all__ = [
@@ -103,6 +108,18 @@ _ROUTES: dict[tuple[str, ...], Endpoint] = {
     ("oauth2", "v2.0", "token"): "token",
     ("oauth2", "v2.0", "logout"): "logout",
 }
+# What the plain-HTTP listener serves: the pages a browser is sent to. A server's calls
+# (discovery, keys, token) are answered over TLS only, so their CA bundle stays in use.
+_BROWSER_ENDPOINTS: frozenset[Endpoint] = frozenset({"authorize", "logout"})
+_FAVICON_PATH = "/favicon.ico"
+# A white key on grey: the fake's own mark, not Microsoft's.
+_FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    b'<rect width="32" height="32" rx="6" fill="#5c6670"/>'
+    b'<circle cx="12" cy="16" r="6" fill="none" stroke="#fff" stroke-width="3"/>'
+    b'<path d="M18 16h10M24 16v5M28 16v4" stroke="#fff" stroke-width="3" fill="none"/>'
+    b"</svg>"
+)
 _PROMPTS = frozenset({"none", "login", "select_account", "consent"})
 _RESPONSE_MODES = frozenset({"query", "fragment", "form_post"})
 # RFC 7636 §4.2: an S256 challenge is the unpadded base64url of a SHA-256, 43 characters.
@@ -209,6 +226,11 @@ class FakeIdentityPlatform:
     serving in a background thread and :meth:`stop` ends it. Also a context manager.
     ``port=0`` picks a free port.
 
+    ``browser_port`` (None by default) asks for the browser's side over plain HTTP: the
+    authorize and logout pages are then also served on that port (0 picks a free one)
+    of the same host, and the discovery documents name them (see
+    :attr:`browser_base_url`). By default everything is HTTPS, as at Entra.
+
     Clients must trust :attr:`ca_bundle`. Every method is safe to call from the test
     thread while the server thread serves requests.
     """
@@ -218,11 +240,13 @@ class FakeIdentityPlatform:
         host: str = "127.0.0.1",
         port: int = 0,
         certificate_dir: str | os.PathLike[str] | None = None,
+        browser_port: int | None = None,
     ) -> None:
         self._temporary_directory: tempfile.TemporaryDirectory[str] | None = None
         if certificate_dir is None:
             self._temporary_directory = tempfile.TemporaryDirectory(prefix="fake-idp-")
             certificate_dir = self._temporary_directory.name
+        self._browser_server: HttpServer | None = None
         try:
             certificates = ensure_certificates(certificate_dir)
             self._keys = KeyRing()
@@ -233,12 +257,24 @@ class FakeIdentityPlatform:
                 key_file=str(certificates.server_key),
                 application=self._handle,
             )
+            if browser_port is not None:
+                try:
+                    self._browser_server = HttpServer(host, browser_port, application=self._handle)
+                except BaseException:
+                    self._server.server_close()
+                    raise
         except BaseException:
             if self._temporary_directory is not None:
                 self._temporary_directory.cleanup()
             raise
         self._ca_bundle = str(certificates.ca_certificate)
-        self._base_url = f"https://{f'[{host}]' if ':' in host else host}:{self._server.port}"
+        netloc_host = f"[{host}]" if ":" in host else host
+        self._base_url = f"https://{netloc_host}:{self._server.port}"
+        self._browser_base_url = (
+            f"http://{netloc_host}:{self._browser_server.port}"
+            if self._browser_server is not None
+            else self._base_url
+        )
         #: The misbehaviour switches; see :class:`~sso_api.testing.Faults`.
         self.faults = Faults()
         self._lock = threading.Lock()
@@ -261,6 +297,8 @@ class FakeIdentityPlatform:
                 raise RuntimeError(f"the platform is {self._state}; create a new one")
             self._state = "serving"
         self._server.start()
+        if self._browser_server is not None:
+            self._browser_server.start()
 
     def stop(self) -> None:
         """Stop serving and release the port and temporary files. Idempotent."""
@@ -271,6 +309,8 @@ class FakeIdentityPlatform:
         # Wakes token requests sleeping in a delay fault so their threads end promptly.
         self._stopped.set()
         self._server.stop()
+        if self._browser_server is not None:
+            self._browser_server.stop()
         if self._temporary_directory is not None:
             self._temporary_directory.cleanup()
 
@@ -292,6 +332,14 @@ class FakeIdentityPlatform:
     def base_url(self) -> str:
         """``https://HOST:PORT``, the stand-in for ``https://login.microsoftonline.com``."""
         return self._base_url
+
+    @property
+    def browser_base_url(self) -> str:
+        """Where the authorize and logout pages are: ``http://HOST:BROWSER_PORT``.
+
+        Equal to :attr:`base_url` unless ``browser_port`` was given.
+        """
+        return self._browser_base_url
 
     @property
     def ca_bundle(self) -> str:
@@ -503,7 +551,12 @@ class FakeIdentityPlatform:
     def _handle(self, request: HttpRequest) -> HttpResponse:
         endpoint, authority = _route(request.path)
         trace = Trace.for_request(request)
-        if endpoint == "metadata":
+        if request.path == _FAVICON_PATH:
+            response = _favicon(request)
+        elif not request.secure and endpoint not in (*_BROWSER_ENDPOINTS, "other"):
+            message = f"Not served over plain HTTP; use {self._base_url}."
+            response = HttpResponse(404, message.encode())
+        elif endpoint == "metadata":
             response = self._serve_metadata(request, authority, trace)
         elif endpoint == "keys":
             response = self._serve_keys(request, authority, trace)
@@ -551,6 +604,9 @@ class FakeIdentityPlatform:
             return self._json_error(error, trace)
         # Like Entra, the endpoints of a tenant named by its domain use its id.
         endpoints = f"{self._base_url}/{segment}"
+        # msal builds the authorization URL from this document, and the API the
+        # end-session URL: the pages the browser goes to.
+        pages = f"{self._browser_base_url}/{segment}"
         document = {
             "token_endpoint": f"{endpoints}/oauth2/v2.0/token",
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
@@ -562,13 +618,13 @@ class FakeIdentityPlatform:
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
             "issuer": self._issuer_template(tenant),
             "request_uri_parameter_supported": False,
-            "authorization_endpoint": f"{endpoints}/oauth2/v2.0/authorize",
+            "authorization_endpoint": f"{pages}/oauth2/v2.0/authorize",
             "code_challenge_methods_supported": ["S256"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "http_logout_supported": True,
             "frontchannel_logout_supported": True,
             "frontchannel_logout_session_supported": True,
-            "end_session_endpoint": f"{endpoints}/oauth2/v2.0/logout",
+            "end_session_endpoint": f"{pages}/oauth2/v2.0/logout",
             "claims_supported": _CLAIMS_SUPPORTED,
             # Entra names a tenant's region, and none for the multi-tenant authorities.
             "tenant_region_scope": "EU" if tenant is not None else None,
@@ -634,7 +690,7 @@ class FakeIdentityPlatform:
                 return self._redirect_error(auth, trace, _USER_CANCELED)
             chosen = params.get(USER_FIELD)
             if chosen is None and auth.prompt == "none":
-                return self._sign_in_silently(auth, session, trace)
+                return self._sign_in_silently(auth, session, trace, request.secure)
             if chosen is None:
                 return self._sign_in_page(auth, session, request.path)
             user = self._user_allowed(auth, chosen)
@@ -657,7 +713,7 @@ class FakeIdentityPlatform:
                 return _html(200, page)
             if answer != "accept":
                 return self._redirect_error(auth, trace, _CONSENT_DECLINED)
-        return self._complete_sign_in(auth, user, session, int(self._now()))
+        return self._complete_sign_in(auth, user, session, int(self._now()), request.secure)
 
     def _validate_authorization_request(
         self, authority: str, params: dict[str, str]
@@ -734,6 +790,7 @@ class FakeIdentityPlatform:
     ) -> HttpResponse:
         with self._lock:
             candidates = list(self._users.values())
+            tenants = {tenant.tenant_id: tenant for tenant in self._tenants.values()}
             hinted = self._find_tenant(auth.domain_hint) if auth.domain_hint else None
         directory_tenant = auth.tenant or hinted
         if directory_tenant is not None:
@@ -750,6 +807,7 @@ class FakeIdentityPlatform:
             action=action,
             hidden_fields=auth.original,
             users=candidates,
+            tenants=tenants,
             client_id=auth.app.client_id,
             redirect_uri=auth.redirect_uri,
             directory=(
@@ -762,7 +820,7 @@ class FakeIdentityPlatform:
         return _html(200, page)
 
     def _sign_in_silently(
-        self, auth: _AuthorizeRequest, session: _Session | None, trace: Trace
+        self, auth: _AuthorizeRequest, session: _Session | None, trace: Trace, secure: bool
     ) -> HttpResponse:
         if session is None:
             return self._redirect_error(auth, trace, _LOGIN_REQUIRED)
@@ -771,7 +829,7 @@ class FakeIdentityPlatform:
             return self._redirect_error(auth, trace, _USER_DISABLED)
         if self.faults.require_consent or auth.app.require_consent:
             return self._redirect_error(auth, trace, _CONSENT_REQUIRED)
-        return self._complete_sign_in(auth, user, session, session.auth_time)
+        return self._complete_sign_in(auth, user, session, session.auth_time, secure)
 
     def _user_allowed(self, auth: _AuthorizeRequest, object_id: str) -> FakeUser:
         """The user with ``object_id`` if they may sign in at this authority.
@@ -793,9 +851,17 @@ class FakeIdentityPlatform:
         return user
 
     def _complete_sign_in(
-        self, auth: _AuthorizeRequest, user: FakeUser, session: _Session | None, auth_time: int
+        self,
+        auth: _AuthorizeRequest,
+        user: FakeUser,
+        session: _Session | None,
+        auth_time: int,
+        secure: bool,
     ) -> HttpResponse:
-        """Issue a code to the app, within the cookie's session when it is this user's."""
+        """Issue a code to the app, within the cookie's session when it is this user's.
+
+        ``secure``: the request came over TLS, so the session cookie may be ``Secure``.
+        """
         now = self._now()
         code = secrets.token_urlsafe(48)
         with self._lock:
@@ -837,9 +903,7 @@ class FakeIdentityPlatform:
             answer["client_info"] = client_info(user)
         answer["session_state"] = session.session_state
         response = self._answer(auth, answer)
-        # SameSite=Lax: the cookie must come along on the top-level navigation to logout.
-        cookie = f"{SESSION_COOKIE}={session.cookie}; Path=/; Secure; HttpOnly; SameSite=Lax"
-        response.headers.append(("Set-Cookie", cookie))
+        response.headers.append(("Set-Cookie", _session_cookie(session.cookie, secure=secure)))
         return response
 
     def _redirect_error(
@@ -1092,7 +1156,7 @@ class FakeIdentityPlatform:
             front_channel_urls=front_channel_urls, continue_url=_post_logout_target(params)
         )
         response = _html(200, page)
-        expired = f"{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
+        expired = _session_cookie("", secure=request.secure) + "; Max-Age=0"
         response.headers.append(("Set-Cookie", expired))
         return response
 
@@ -1157,6 +1221,21 @@ def _unknown_client(client_id: str) -> EntraError:
         700016,
         f"Application with identifier '{echo(client_id)}' was not found in the directory.",
     )
+
+
+def _session_cookie(value: str, *, secure: bool) -> str:
+    """The ``Set-Cookie`` value of the fake's browser session.
+
+    SameSite=Lax: the cookie must come along on the top-level navigation to logout.
+    ``Secure`` only over TLS: over plain HTTP a browser may drop a Secure cookie.
+    """
+    return f"{SESSION_COOKIE}={value}; Path=/;{' Secure;' if secure else ''} HttpOnly; SameSite=Lax"
+
+
+def _favicon(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed("GET, HEAD")
+    return HttpResponse(200, _FAVICON, "image/svg+xml")
 
 
 def _html(status: int, page: str) -> HttpResponse:

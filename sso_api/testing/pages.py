@@ -6,7 +6,8 @@ Pages carry stable hooks for browser tests and for the programmatic browser:
   ``form-post`` or ``signed-out``;
 - the sign-in form is ``#sign-in-form``; each account is a submit button
   ``button[data-email="..."]`` (also ``data-object-id``, ``data-username``,
-  ``id="user-<object id>"``) and ``#cancel`` cancels;
+  ``data-tenant-id``, ``id="user-<object id>"``) showing the account's tenant in its
+  ``.tenant`` element, and ``#cancel`` cancels;
 - the consent form is ``#consent-form`` with ``#accept`` and ``#decline``;
 - the error page's ``#error`` element has ``data-error`` and ``data-error-description``;
 - the form_post page's form is ``#response-form``; front-channel logout iframes are
@@ -20,12 +21,12 @@ the page's buttons submit them, and so does ``FakeIdentityPlatform.authorize``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from html.parser import HTMLParser
 
-from .directory import FakeUser
+from .directory import FakeTenant, FakeUser
 
 __all__ = [
     "ACTION_FIELD",
@@ -69,6 +70,7 @@ button { font: inherit; cursor: pointer; }
 .account:hover, .account:focus { background: #f2f6fc; border-color: #0067b8; }
 .account strong { display: block; }
 .account span { color: #555; font-size: .9rem; }
+.account .tenant { display: block; color: #666; font-size: .8rem; margin-top: .15rem; }
 .badge { display: inline-block; font-size: .7rem; padding: 0 .4rem; margin-left: .4rem;
   border: 1px solid #999; border-radius: .6rem; color: #333; font-weight: normal; }
 .actions { display: flex; gap: .75rem; justify-content: flex-end; margin-top: 1rem; }
@@ -123,7 +125,16 @@ def _badges(user: FakeUser, signed_in: bool) -> str:
     return "".join(f'<span class="badge">{escape(badge)}</span>' for badge in badges)
 
 
-def _account_button(user: FakeUser, signed_in: bool) -> str:
+def _tenant_label(user: FakeUser, tenants: Mapping[str, FakeTenant]) -> str:
+    """``Contoso (contoso.example)``, plus where a guest comes from."""
+    tenant = tenants.get(user.tenant_id)
+    label = f"{tenant.name} ({tenant.domain})" if tenant is not None else user.tenant_id
+    if user.guest and user.home_tenant is not None:
+        label += f", guest from {user.home_tenant.name}"
+    return label
+
+
+def _account_button(user: FakeUser, signed_in: bool, tenants: Mapping[str, FakeTenant]) -> str:
     attributes = {
         "type": "submit",
         "class": "account",
@@ -138,7 +149,8 @@ def _account_button(user: FakeUser, signed_in: bool) -> str:
     rendered = " ".join(f'{name}="{escape(value)}"' for name, value in attributes.items())
     return (
         f"<button {rendered}><strong>{escape(user.name)}{_badges(user, signed_in)}</strong>"
-        f"<span>{escape(user.preferred_username)}</span></button>"
+        f"<span>{escape(user.preferred_username)}</span>"
+        f'<small class="tenant">{escape(_tenant_label(user, tenants))}</small></button>'
     )
 
 
@@ -147,6 +159,7 @@ def sign_in_page(
     action: str,
     hidden_fields: Iterable[tuple[str, str]],
     users: Sequence[FakeUser],
+    tenants: Mapping[str, FakeTenant],
     client_id: str,
     redirect_uri: str,
     directory: str,
@@ -155,10 +168,12 @@ def sign_in_page(
     """The account picker: one submit button per user, plus Cancel.
 
     Every button posts the form to ``action`` with ``hidden_fields`` (the original
-    authorize parameters) and its own :data:`USER_FIELD` value.
+    authorize parameters) and its own :data:`USER_FIELD` value, and names the user's
+    tenant, looked up by id in ``tenants``.
     """
     accounts = "".join(
-        f"<li>{_account_button(user, user.object_id == signed_in_object_id)}</li>" for user in users
+        f"<li>{_account_button(user, user.object_id == signed_in_object_id, tenants)}</li>"
+        for user in users
     )
     if not users:
         accounts = '<li id="no-accounts">No account can sign in here.</li>'

@@ -1,10 +1,13 @@
-"""A small threaded HTTPS server that hands parsed requests to one application callable.
+"""Small threaded HTTP(S) servers that hand parsed requests to one application callable.
 
-It knows nothing about identity: the platform gives it a function from
-:class:`HttpRequest` to :class:`HttpResponse`. What it does take care of:
+They know nothing about identity: the platform gives them a function from
+:class:`HttpRequest` to :class:`HttpResponse`. :class:`HttpsServer` speaks TLS;
+:class:`HttpServer`, its plain-HTTP base, serves the pages a person's browser is sent
+to when the platform is asked for them over plain HTTP. What they take care of:
 
-- TLS per connection, with the handshake done in the connection's own thread, so a
-  client that stalls during the handshake never blocks the accept loop;
+- TLS per connection (:class:`HttpsServer`), with the handshake done in the
+  connection's own thread, so a client that stalls during the handshake never blocks
+  the accept loop;
 - HTTP/1.1 keep-alive with an exact ``Content-Length`` on every response;
 - bounded request bodies (no chunked uploads, at most :data:`MAX_BODY_BYTES`);
 - silence: no access log and no tracebacks for clients that hang up;
@@ -26,7 +29,7 @@ from socketserver import TCPServer
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_BODY_BYTES", "HttpRequest", "HttpResponse", "HttpsServer"]
+__all__ = ["MAX_BODY_BYTES", "HttpRequest", "HttpResponse", "HttpServer", "HttpsServer"]
 
 logger = logging.getLogger("sso_api.testing")
 
@@ -44,7 +47,7 @@ class HttpRequest:
 
     ``path`` is the raw (still percent-encoded) path without the query; ``query`` is
     the raw query string. HEAD requests arrive as ``method="HEAD"`` and their response
-    body is dropped by the server.
+    body is dropped by the server. ``secure`` tells whether the request came over TLS.
     """
 
     method: str
@@ -53,6 +56,7 @@ class HttpRequest:
     headers: dict[str, str]
     body: bytes
     cookies: dict[str, str]
+    secure: bool = True
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (case-insensitive), or None."""
@@ -119,8 +123,9 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
             cookies=_parse_cookies(self.headers.get_all("Cookie") or []),
+            secure=isinstance(self.server, HttpsServer),
         )
-        server = cast(HttpsServer, self.server)
+        server = cast(HttpServer, self.server)
         try:
             response = server.application(request)
         except Exception:
@@ -160,30 +165,20 @@ def _parse_cookies(headers: list[str]) -> dict[str, str]:
     return {name: morsel.value for name, morsel in jar.items()}
 
 
-class HttpsServer(ThreadingHTTPServer):
-    """A ThreadingHTTPServer speaking TLS, bound at construction, served by :meth:`start`.
+class HttpServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer bound at construction and served by :meth:`start`.
 
     Binding happens in ``__init__`` so the port (and so every URL the platform hands
     out) is known before the first request. Connection threads are daemons; ``stop``
-    closes the listener and every open connection.
+    closes the listener and every open connection. Plain HTTP; :class:`HttpsServer`
+    adds TLS.
     """
 
     daemon_threads = True
     block_on_close = False
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        certificate_file: str,
-        key_file: str,
-        application: Application,
-    ) -> None:
+    def __init__(self, host: str, port: int, *, application: Application) -> None:
         self.application = application
-        self.ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ssl_context.minimum_version = ssl.TLSVersion.TLSv1_2
-        self.ssl_context.load_cert_chain(certificate_file, key_file)
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -228,14 +223,15 @@ class HttpsServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
         self.server_close()
 
+    def _open(self, raw: socket.socket) -> socket.socket | None:
+        """The connection to read requests from, or None to drop the client."""
+        return raw
+
     def finish_request(self, request: Any, client_address: Any) -> None:
         raw = cast(socket.socket, request)
         raw.settimeout(_HANDSHAKE_TIMEOUT)
-        try:
-            connection = self.ssl_context.wrap_socket(raw, server_side=True)
-        except OSError:  # includes ssl.SSLError
-            # Failed handshakes (a client that does not trust our CA, a port scanner)
-            # are the client's business.
+        connection = self._open(raw)
+        if connection is None:
             raw.close()
             return
         with self._connections_lock:
@@ -252,3 +248,29 @@ class HttpsServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("connection from %s failed", client_address, exc_info=True)
+
+
+class HttpsServer(HttpServer):
+    """An :class:`HttpServer` speaking TLS with the given certificate and key."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        certificate_file: str,
+        key_file: str,
+        application: Application,
+    ) -> None:
+        self.ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ssl_context.minimum_version = ssl.TLSVersion.TLSv1_2
+        self.ssl_context.load_cert_chain(certificate_file, key_file)
+        super().__init__(host, port, application=application)
+
+    def _open(self, raw: socket.socket) -> socket.socket | None:
+        try:
+            return self.ssl_context.wrap_socket(raw, server_side=True)
+        except OSError:  # includes ssl.SSLError
+            # Failed handshakes (a client that does not trust our CA, a port scanner)
+            # are the client's business.
+            return None

@@ -45,12 +45,23 @@ ACCESS_TOKEN_SECONDS = 4
 
 @dataclass
 class Demo:
-    """One running demo and what it wrote about itself."""
+    """One running demo and what it wrote about itself.
+
+    ``output`` holds what ``run_demo.py`` printed (its banner); ``api_log`` is the API's
+    request log in the state directory.
+    """
 
     api: str
     spa: str
     database: Path
     platform: dict[str, Any]
+    output: Path
+    api_log: Path
+
+    @property
+    def pages(self) -> str:
+        """Where the identity platform's sign-in and sign-out pages are (plain HTTP)."""
+        return str(self.platform["browser_base_url"])
 
     def user(self, email: str) -> dict[str, Any]:
         return next(
@@ -83,6 +94,7 @@ def _start_demo(state_dir: Path, response_mode: str, *extra_args: str) -> Iterat
             "frontend_example/dist is missing: run ./scripts/test.sh, which builds it"
         )
     api_port, spa_port, platform_port = free_port(), free_port(), free_port()
+    platform_browser_port = free_port()
     log = (state_dir / "demo.log").open("wb")
     process = subprocess.Popen(
         [
@@ -91,6 +103,7 @@ def _start_demo(state_dir: Path, response_mode: str, *extra_args: str) -> Iterat
             f"--api-port={api_port}",
             f"--spa-port={spa_port}",
             f"--platform-port={platform_port}",
+            f"--platform-browser-port={platform_browser_port}",
             f"--state-dir={state_dir}",
             f"--response-mode={response_mode}",
             f"--access-token-seconds={ACCESS_TOKEN_SECONDS}",
@@ -119,6 +132,8 @@ def _start_demo(state_dir: Path, response_mode: str, *extra_args: str) -> Iterat
             spa=state["spa"],
             database=Path(state["database"]),
             platform=state["identity_platform"],
+            output=state_dir / "demo.log",
+            api_log=Path(state["api_log"]),
         )
     finally:
         process.send_signal(signal.SIGINT)
@@ -164,8 +179,9 @@ def chromium(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def context(chromium: Browser) -> Iterator[BrowserContext]:
-    # The fake identity platform's certificate comes from its own test CA.
-    browser_context = chromium.new_context(ignore_https_errors=True)
+    # No ignore_https_errors: the demo's browser never meets the fake's own CA, because
+    # the identity platform serves its pages over plain HTTP.
+    browser_context = chromium.new_context()
     yield browser_context
     browser_context.close()
 
@@ -187,8 +203,8 @@ def _clean_demo_state(request: pytest.FixtureRequest) -> None:
 # Text nodes showing this run's loopback ports are rewritten to the demo's default ports
 # before a screenshot, so the pictures in the docs match what `demo.sh` shows and do not
 # change from run to run.
-_DEFAULT_PORTS_SCRIPT = """([api, spa, platform]) => {
-  const swap = {[api]: "8000", [spa]: "5173", [platform]: "9443"};
+_DEFAULT_PORTS_SCRIPT = """([api, spa, platform, pages]) => {
+  const swap = {[api]: "8000", [spa]: "5173", [platform]: "9443", [pages]: "9080"};
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     node.textContent = node.textContent.replace(
@@ -199,7 +215,7 @@ _DEFAULT_PORTS_SCRIPT = """([api, spa, platform]) => {
 
 def screenshot(page: Page, name: str, demo: Demo) -> None:
     """Save a screenshot of ``page`` for the documentation."""
-    ports = [demo.api, demo.spa, demo.platform["base_url"]]
+    ports = [demo.api, demo.spa, demo.platform["base_url"], demo.pages]
     page.evaluate(_DEFAULT_PORTS_SCRIPT, [url.rsplit(":", 1)[1] for url in ports])
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

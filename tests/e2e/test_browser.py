@@ -18,7 +18,7 @@ FABRIKAM_MEMBER = "alan@fabrikam.example"  # Fabrikam is not an allowed tenant i
 def open_sign_in_page(page: Page, demo: Demo) -> None:
     page.goto(demo.spa + "/")
     page.get_by_test_id("sign-in").click()
-    page.wait_for_url(demo.platform["base_url"] + "/**")
+    page.wait_for_url(demo.pages + "/**")
 
 
 def pick_account(page: Page, demo: Demo, email: str) -> None:
@@ -60,7 +60,7 @@ def test_sign_in_lands_on_the_spa_with_the_user_and_no_code_in_the_url_or_histor
     if mode == "form_post":
         screenshot(page, "spa-signed-out", demo)
     page.get_by_test_id("sign-in").click()
-    page.wait_for_url(demo.platform["base_url"] + "/**")
+    page.wait_for_url(demo.pages + "/**")
     if mode == "form_post":
         screenshot(page, "identity-platform-pick-account", demo)
     pick_account(page, demo, CONTOSO_MEMBER)
@@ -187,7 +187,7 @@ def test_a_callback_url_copied_into_another_browser_yields_no_session_in_either(
     assert captured
     assert "sso_code=" in captured[0]
 
-    other = chromium.new_context(ignore_https_errors=True)
+    other = chromium.new_context()
     try:
         thief = other.new_page()
         thief.goto(captured[0])

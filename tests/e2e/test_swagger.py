@@ -14,7 +14,7 @@ def test_swagger_ui_signs_in_and_tries_me(page: Page, query_demo: Demo) -> None:
     page.goto(demo.api + "/api/docs/")
     expect(page.locator("#sso-status")).to_contain_text("Not signed in")
     page.click("#sso-sign-in")
-    page.wait_for_url(demo.platform["base_url"] + "/**")
+    page.wait_for_url(demo.pages + "/**")
     page.click(f'[data-object-id="{demo.user("ada@contoso.example")["object_id"]}"]')
     page.wait_for_url(demo.api + "/api/docs/**")
     expect(page.locator("#sso-status")).to_contain_text("Signed in as Ada Lovelace")
