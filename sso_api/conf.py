@@ -16,6 +16,7 @@ settings reference in the documentation is generated from it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -210,6 +211,32 @@ SPECS: tuple[SettingSpec, ...] = (
         timedelta(days=14),
         (timedelta,),
         "Absolute lifetime of a refresh-token family; rotation never extends it.",
+    ),
+    SettingSpec(
+        "GROUP_MAP",
+        {},
+        (dict,),
+        "Entra app role values or group object ids -> Django group name(s) kept in sync at "
+        "every sign-in.",
+    ),
+    SettingSpec(
+        "MIRROR_ROLES",
+        False,
+        (bool,),
+        "Make every app role the user holds a Django group of the same name, kept in sync.",
+    ),
+    SettingSpec(
+        "FLAG_MAP",
+        {},
+        (dict,),
+        "{'is_staff': [keys], 'is_superuser': [keys]}: flags owned by Entra, set or cleared "
+        "at every sign-in.",
+    ),
+    SettingSpec(
+        "GRAPH_URL",
+        "https://graph.microsoft.com",
+        (str,),
+        "Microsoft Graph's base URL, asked for group memberships only on group overage.",
     ),
 )
 
@@ -415,6 +442,52 @@ class SSOSettings:
     @property
     def session_lifetime(self) -> timedelta:
         return cast(timedelta, self.value("SESSION_LIFETIME"))
+
+    @property
+    def group_map(self) -> dict[str, list[str]]:
+        """``MICROSOFT_SSO_GROUP_MAP`` with every value as a list of group names.
+
+        Keys go through :func:`authorization_key`, as the token's values do.
+        """
+        mapping = cast(dict[Any, Any], self.value("GROUP_MAP") or {})
+        return {
+            authorization_key(str(key)): [
+                str(name) for name in ([names] if isinstance(names, str) else names)
+            ]
+            for key, names in mapping.items()
+        }
+
+    @property
+    def mirror_roles(self) -> bool:
+        return bool(self.value("MIRROR_ROLES"))
+
+    @property
+    def flag_map(self) -> dict[str, list[str]]:
+        """``MICROSOFT_SSO_FLAG_MAP``: flag name -> keys that grant it (see
+        :func:`authorization_key`)."""
+        mapping = cast(dict[Any, Any], self.value("FLAG_MAP") or {})
+        return {
+            str(flag): [
+                authorization_key(str(key)) for key in ([keys] if isinstance(keys, str) else keys)
+            ]
+            for flag, keys in mapping.items()
+        }
+
+    @property
+    def graph_url(self) -> str:
+        return str(self.value("GRAPH_URL")).rstrip("/")
+
+
+_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+
+
+def authorization_key(value: str) -> str:
+    """How an app role value or a group object id is compared with the maps' keys.
+
+    Group object ids are GUIDs, which Entra may write in either case: lower-cased. App role
+    values are compared exactly, as Entra defines them (``Admin`` is not ``admin``).
+    """
+    return value.lower() if _OBJECT_ID.match(value) else value
 
 
 def sso_settings(request: HttpRequest | None = None) -> SSOSettings:
