@@ -25,6 +25,14 @@ sso.W006   an ``ALLOWED_REDIRECT_URLS`` entry has a query or fragment, which the
 sso.E010   ``SUPERUSER_LIST`` is ``["*"]`` and the other settings let in any Microsoft
            account (see :func:`_open_to_every_microsoft_account`)
 sso.W007   the same for ``STAFF_LIST``
+sso.E011   ``MICROSOFT_SSO_FLAG_MAP`` names a flag other than is_staff and is_superuser
+sso.E012   a ``GROUP_MAP`` or ``FLAG_MAP`` entry can never grant anything (empty key, no
+           names, a name that is not a string)
+sso.E013   ``GROUP_MAP`` or ``MIRROR_ROLES`` with a user model that has no groups
+sso.W014   a map names group object ids, but ``SCOPES`` lacks a Graph permission to list
+           memberships (needed on group overage)
+sso.W015   ``FLAG_MAP`` owns is_superuser while ``AUTO_CREATE_FIRST_SUPERUSER`` is on
+sso.W016   app roles grant groups or flags while accounts of any tenant may sign in
 =========  ===========================================================================
 
 Only ``manage.py check --deploy`` runs these (each is normal during development):
@@ -60,7 +68,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from rest_framework_simplejwt import settings as simplejwt_settings
 
-from sso_api.conf import PREFIX, SPECS, SPECS_BY_NAME, sso_settings
+from sso_api.conf import PREFIX, SPECS, SPECS_BY_NAME, is_object_id, sso_settings
 from sso_api.destinations import validate_next_url
 from sso_api.exceptions import InvalidNextURL
 
@@ -372,16 +380,7 @@ def _open_to_every_microsoft_account() -> bool:
         return False
     if _configured("PRE_VALIDATE_CALLBACK") is not None or not _configured("AUTO_CREATE_USERS"):
         return False
-    allowed_tenants = _configured("ALLOWED_TENANTS")
-    if not isinstance(allowed_tenants, (list, tuple)) or allowed_tenants:
-        return False
-    if not _lists_everyone("ALLOWABLE_DOMAINS"):
-        return False
-    try:
-        authority_path = urlsplit(sso_settings().authority).path
-    except ValueError:
-        return False
-    return authority_path.rstrip("/").rsplit("/", 1)[-1].lower() in _MULTI_TENANT_AUTHORITIES
+    return _lists_everyone("ALLOWABLE_DOMAINS") and _any_tenant_may_sign_in()
 
 
 @register(Tags.security)
@@ -540,3 +539,158 @@ def _check_lifetimes() -> list[CheckMessage]:
             )
         )
     return messages
+
+
+# --- Authorization from Entra -------------------------------------------------------------
+
+_FLAGS = ("is_staff", "is_superuser")
+# Delegated Microsoft Graph permissions that let /me/transitiveMemberOf list the user's
+# groups (https://learn.microsoft.com/graph/api/user-list-transitivememberof).
+_MEMBERSHIP_SCOPES = frozenset(
+    {
+        "user.read",
+        "user.read.all",
+        "groupmember.read.all",
+        "group.read.all",
+        "directory.read.all",
+        "directory.readwrite.all",
+    }
+)
+
+
+def _names_of(value: Any) -> list[Any] | None:
+    """A map value as a list (one name or several), or None when it is neither."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return None
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _unmatchable_entries(group_map: dict[Any, Any]) -> list[str]:
+    """GROUP_MAP entries that can never grant a group, described."""
+    problems = []
+    for key, value in group_map.items():
+        names = _names_of(value)
+        if not _is_name(key):
+            problems.append(f"GROUP_MAP key {key!r} is not a role value or group id")
+        elif not names or not all(_is_name(name) for name in names):
+            problems.append(f"GROUP_MAP[{key!r}] is not a group name or a list of them")
+    return problems
+
+
+def _unmatchable_flags(flag_map: dict[Any, Any]) -> list[str]:
+    """FLAG_MAP entries (flag -> keys) that can never grant their flag, described."""
+    return [
+        f"FLAG_MAP[{flag!r}] is not a list of role values or group ids"
+        for flag, keys in flag_map.items()
+        if not (listed := _names_of(keys)) or not all(_is_name(key) for key in listed)
+    ]
+
+
+@register(Tags.security)
+def check_authorization_maps(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """sso.E011 to sso.W016: GROUP_MAP, MIRROR_ROLES and FLAG_MAP."""
+    group_map, flag_map = _configured("GROUP_MAP"), _configured("FLAG_MAP")
+    if callable(group_map) or callable(flag_map):
+        return []
+    group_map = group_map if isinstance(group_map, dict) else {}
+    flag_map = flag_map if isinstance(flag_map, dict) else {}
+    messages: list[CheckMessage] = [
+        Error(
+            f"MICROSOFT_SSO_FLAG_MAP names {flag!r}, which is not a flag sso_api sets.",
+            hint="Name 'is_staff' or 'is_superuser'; use MICROSOFT_SSO_GROUP_MAP for groups.",
+            id="sso.E011",
+        )
+        for flag in flag_map
+        if flag not in _FLAGS
+    ]
+    messages += [
+        Error(
+            f"MICROSOFT_SSO_{problem}: the entry can never grant anything.",
+            hint="Map a non-empty app role value or group object id to a group name (or a "
+            "list of names); FLAG_MAP maps a flag to a list of such keys.",
+            id="sso.E012",
+        )
+        for problem in (*_unmatchable_entries(group_map), *_unmatchable_flags(flag_map))
+    ]
+    from django.contrib.auth import get_user_model
+
+    mirror_roles = _configured("MIRROR_ROLES") is True
+    if (group_map or mirror_roles) and not hasattr(get_user_model(), "groups"):
+        messages.append(
+            Error(
+                "MICROSOFT_SSO_GROUP_MAP or _MIRROR_ROLES is set, but the user model has no "
+                "groups.",
+                hint="Give the user model Django's PermissionsMixin, or remove the setting.",
+                id="sso.E013",
+            )
+        )
+    keys = [*group_map, *_flag_keys(flag_map)]
+    group_keys = [key for key in keys if isinstance(key, str) and is_object_id(key)]
+    role_keys = [key for key in keys if isinstance(key, str) and not is_object_id(key)]
+    scopes = _configured("SCOPES")
+    if group_keys and isinstance(scopes, (list, tuple)) and not _reads_memberships(scopes):
+        messages.append(
+            Warning(
+                "A map names group object ids, but MICROSOFT_SSO_SCOPES asks for no Microsoft "
+                "Graph permission that lists the user's groups.",
+                hint="For users in too many groups (overage), groups are read from Microsoft "
+                "Graph with the sign-in's access token: add 'User.Read' to "
+                "MICROSOFT_SSO_SCOPES, or such sign-ins end with groups_unavailable.",
+                id="sso.W014",
+            )
+        )
+    if "is_superuser" in flag_map and _configured("AUTO_CREATE_FIRST_SUPERUSER") is True:
+        messages.append(
+            Warning(
+                "MICROSOFT_SSO_FLAG_MAP owns is_superuser, so "
+                "MICROSOFT_SSO_AUTO_CREATE_FIRST_SUPERUSER has no lasting effect.",
+                hint="Grant is_superuser through the map (or SUPERUSER_LIST) instead.",
+                id="sso.W015",
+            )
+        )
+    if (role_keys or mirror_roles) and _any_tenant_may_sign_in():
+        messages.append(
+            Warning(
+                "App roles grant groups or flags, and accounts of any tenant may sign in: "
+                "each tenant's administrators decide who holds the app's roles there.",
+                hint="Restrict MICROSOFT_SSO_ALLOWED_TENANTS to the tenants you trust, or map "
+                "group object ids of your own tenant instead.",
+                id="sso.W016",
+            )
+        )
+    return messages
+
+
+def _flag_keys(flag_map: dict[Any, Any]) -> list[Any]:
+    """Every key that ``MICROSOFT_SSO_FLAG_MAP`` (flag -> keys) names."""
+    return [key for keys in flag_map.values() for key in _names_of(keys) or ()]
+
+
+def _reads_memberships(scopes: Sequence[Any]) -> bool:
+    for scope in scopes:
+        name = str(scope).rsplit("/", 1)[-1].lower()
+        if name in _MEMBERSHIP_SCOPES:
+            return True
+    return False
+
+
+def _any_tenant_may_sign_in() -> bool:
+    """A multi-tenant authority (``MICROSOFT_SSO_TENANT_ID``, or the last path segment of
+    ``MICROSOFT_SSO_AUTHORITY``, which wins over it, is ``common``, ``organizations`` or
+    ``consumers``) with no ``MICROSOFT_SSO_ALLOWED_TENANTS``."""
+    allowed_tenants = _configured("ALLOWED_TENANTS")
+    if not isinstance(allowed_tenants, (list, tuple)) or allowed_tenants:
+        return False
+    try:
+        authority_path = urlsplit(sso_settings().authority).path
+    except ValueError:
+        return False
+    return authority_path.rstrip("/").rsplit("/", 1)[-1].lower() in _MULTI_TENANT_AUTHORITIES

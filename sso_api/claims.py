@@ -8,7 +8,7 @@ handling, and Entra validation never imports policy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -34,6 +34,10 @@ class MicrosoftClaims:
     is_guest: bool
     roles: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+    #: Entra left ``groups`` out because they did not fit ("group overage"): the token
+    #: points at Microsoft Graph instead (``_claim_names``/``_claim_sources``, or
+    #: ``hasgroups``). ``groups`` is then empty until resolved there.
+    groups_overage: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -59,8 +63,25 @@ class MicrosoftClaims:
             is_guest=_is_guest(claims),
             roles=tuple(str(role) for role in claims.get("roles") or ()),
             groups=tuple(str(group) for group in claims.get("groups") or ()),
+            groups_overage=_groups_overage(claims),
             raw=dict(claims),
         )
+
+    def with_groups(self, groups: tuple[str, ...]) -> MicrosoftClaims:
+        """The same claims with the groups resolved elsewhere (Microsoft Graph)."""
+        return replace(self, groups=groups, groups_overage=False)
+
+
+def _groups_overage(claims: dict[str, Any]) -> bool:
+    """Whether the token says the user's groups did not fit in it.
+
+    See https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
+    (``_claim_names``, ``_claim_sources``) and the ``hasgroups`` claim of the implicit flow.
+    """
+    claim_names = claims.get("_claim_names")
+    if isinstance(claim_names, dict) and "groups" in claim_names:
+        return True
+    return claims.get("hasgroups") in (True, "true", "True")
 
 
 def _is_guest(claims: dict[str, Any]) -> bool:

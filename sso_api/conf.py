@@ -481,6 +481,11 @@ class SSOSettings:
 _OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 
 
+def is_object_id(value: str) -> bool:
+    """Whether ``value`` is shaped like an Entra object id (a GUID)."""
+    return bool(_OBJECT_ID.match(value))
+
+
 def authorization_key(value: str) -> str:
     """How an app role value or a group object id is compared with the maps' keys.
 

@@ -78,6 +78,14 @@ class InvalidCodeChallenge(SSOError):
     )
 
 
+class AppRoleRequired(SSOError):
+    """A view protected by ``sso_api.permissions.HasAppRole`` and a token without the role."""
+
+    code = "app_role_required"
+    status_code = 403
+    default_detail = "Your account does not hold the app role this requires."
+
+
 class CSRFFailed(SSOError):
     code = "csrf_failed"
     status_code = 403
@@ -205,6 +213,16 @@ class UserInactive(SSOError):
     code = "user_inactive"
     status_code = 403
     default_detail = "This account is disabled."
+
+
+class GroupsUnavailable(SSOError):
+    """Entra said the groups are in Microsoft Graph, and Graph could not give them."""
+
+    code = "groups_unavailable"
+    status_code = 503
+    default_detail = (
+        "Your group memberships could not be read from Microsoft right now. Try again shortly."
+    )
 
 
 class LoginRefused(SSOError):

@@ -28,6 +28,7 @@ import secrets
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -74,8 +75,9 @@ _INTERACTION_ERRORS = frozenset(
 )
 
 
-#: What /me/ shows: the profile fields and the Microsoft identity (or None for each).
-UserProfile = dict[str, str | None]
+#: What /token/ and /me/ show: the profile fields, the Microsoft identity (or None for
+#: each) and the app roles.
+UserProfile = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,13 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str]) -> str:
         # Only what the exchange needs goes to msal: it would otherwise decode other
         # browser-supplied fields (client_info) into request headers.
         auth_response = {"code": params["code"], "state": state}
-        claims = client.redeem(msal_flow, auth_response, conf.scopes)
+        redeemed = client.redeem(msal_flow, auth_response, conf.scopes)
+        claims = redeemed.claims
+        if claims.groups_overage and policy.needs_group_claims(conf):
+            # The groups did not fit in the token: the only case with a second outbound
+            # call. Any failure refuses the sign-in before anything is written.
+            group_ids = client.transitive_group_ids(conf.graph_url, redeemed.access_token)
+            claims = claims.with_groups(group_ids)
         single_tenant_app = policy.app_is_single_tenant(client.metadata().issuer, claims.tenant_id)
         signed_in = policy.sign_in(claims, request, conf, single_tenant_app=single_tenant_app)
         handoff_code = secrets.token_urlsafe(_RANDOM_BYTES)
@@ -434,13 +442,13 @@ def _tenant_of_issuer(conf: SSOSettings, issuer: str) -> str | None:
     return tenant_id
 
 
-def describe_identity(user: AbstractBaseUser, identity: MicrosoftIdentity) -> UserProfile:
-    """The user as ``/token/`` and ``/me/`` show them, for a user and identity in hand."""
-    return {
-        **tokens.user_profile(user),
-        "tenant_id": identity.tenant_id,
-        "object_id": identity.object_id,
-    }
+def describe_signed_in(signed_in: SignedIn) -> UserProfile:
+    """The user as ``/token/`` shows them: what their new access token says."""
+    return _described(
+        signed_in.tokens.profile,
+        (signed_in.identity.tenant_id, signed_in.identity.object_id),
+        list(signed_in.identity.roles or []),
+    )
 
 
 def describe_user(
@@ -453,12 +461,20 @@ def describe_user(
     signed in with.
     """
     identity = tokens.identity_from_claims(token_claims)
+    roles = tokens.roles_from_claims(token_claims)
     if isinstance(user, tokens.TokenProfileUser):
-        profile = dict(user.profile)
-    else:
-        profile = tokens.user_profile(user)
-        if identity is None:
-            last = policy.last_identity(user)
-            identity = (last.tenant_id, last.object_id) if last else None
+        return _described(user.profile, identity, roles)
+    if identity is None:
+        # An access token minted elsewhere in the project: the identity, and its roles,
+        # of the user's last sign-in.
+        last = policy.last_identity(user)
+        if last is not None:
+            identity, roles = (last.tenant_id, last.object_id), list(last.roles or [])
+    return _described(tokens.user_profile(user), identity, roles)
+
+
+def _described(
+    profile: tokens.Profile, identity: tuple[str, str] | None, roles: list[str]
+) -> UserProfile:
     tenant_id, object_id = identity if identity else (None, None)
-    return {**profile, "tenant_id": tenant_id, "object_id": object_id}
+    return {**profile, "tenant_id": tenant_id, "object_id": object_id, "roles": roles}

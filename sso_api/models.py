@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from django.conf import settings
@@ -25,6 +26,11 @@ class MicrosoftIdentity(models.Model):
     object_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     last_login_at = models.DateTimeField(null=True, blank=True)
+    # The app roles the account held at its last sign-in (the ``roles`` claim), as a JSON
+    # list; see :attr:`roles`. A text column rather than a JSONField: Django's check of a
+    # JSONField on SQLite opens a database connection, which `manage.py check` should not
+    # need.
+    roles_json = models.TextField(default="[]", blank=True)
 
     class Meta:
         constraints = (
@@ -37,6 +43,19 @@ class MicrosoftIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}/{self.object_id}"
+
+    @property
+    def roles(self) -> list[str]:
+        """The app roles of the last sign-in; our access tokens carry them."""
+        try:
+            roles = json.loads(self.roles_json or "[]")
+        except ValueError:
+            return []
+        return [str(role) for role in roles] if isinstance(roles, list) else []
+
+    @roles.setter
+    def roles(self, roles: list[str]) -> None:
+        self.roles_json = json.dumps(list(roles))
 
 
 class RevocationReason(models.TextChoices):
@@ -75,3 +94,29 @@ class RefreshSession(models.Model):
 
     def __str__(self) -> str:
         return str(self.id)
+
+
+class EntraGroupMembership(models.Model):
+    """A Django group membership that Entra granted, as opposed to one given by hand.
+
+    At each sign-in the user gains the groups Entra now grants and loses the ones recorded
+    here that it no longer grants. A membership without a row here was given by someone
+    else (an administrator, a data migration) and is never touched.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entra_group_grants"
+    )
+    group = models.ForeignKey(
+        "auth.Group", on_delete=models.CASCADE, related_name="entra_grants"
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=["user", "group"], name="sso_api_entra_grant_unique"),
+        )
+        verbose_name = "group membership granted by Entra"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.group_id}"

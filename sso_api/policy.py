@@ -31,13 +31,14 @@ from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from sso_api import audit
 from sso_api.claims import MicrosoftClaims
-from sso_api.conf import Hook, SSOSettings
+from sso_api.conf import Hook, SSOSettings, authorization_key, is_object_id
 from sso_api.exceptions import (
     DomainNotAllowed,
     EmailNotVerified,
@@ -47,7 +48,7 @@ from sso_api.exceptions import (
     UserInactive,
     UserNotFound,
 )
-from sso_api.models import MicrosoftIdentity
+from sso_api.models import EntraGroupMembership, MicrosoftIdentity
 
 # The tenant of personal Microsoft accounts. Its issuer is fixed, like a single tenant's,
 # but no administrator of the app's organization vouches for its members' addresses.
@@ -217,16 +218,92 @@ def _apply_user_data(
             if getattr(user, name, None) != value:
                 setattr(user, name, value)
                 changed.append(name)
-    if _email_listed(email, conf.superuser_list) and not user.is_superuser:  # type: ignore[attr-defined]
-        user.is_superuser = True  # type: ignore[attr-defined]
-        changed.append("is_superuser")
-    if (
-        _email_listed(email, conf.superuser_list) or _email_listed(email, conf.staff_list)
-    ) and not user.is_staff:  # type: ignore[attr-defined]
-        user.is_staff = True  # type: ignore[attr-defined]
-        changed.append("is_staff")
+    changed.extend(_apply_flags(user, claims, conf, email))
     if changed:
         user.save(update_fields=changed)
+
+
+def _authorization_keys(claims: MicrosoftClaims) -> set[str]:
+    """The app role values and group object ids the account holds, as the maps key them."""
+    return {authorization_key(value) for value in (*claims.roles, *claims.groups)}
+
+
+def _apply_flags(
+    user: AbstractBaseUser, claims: MicrosoftClaims, conf: SSOSettings, email: str | None
+) -> list[str]:
+    """Set ``is_superuser`` and ``is_staff`` as the lists and ``MICROSOFT_SSO_FLAG_MAP`` say.
+
+    A flag the map names is owned by Entra: set when granted (by the map or by a list),
+    cleared when not. A flag it does not name is only ever set, by the lists, as before.
+    Superuser implies staff, so that the admin site lets a superuser in. Returns the names
+    of the fields changed (not saved).
+    """
+    keys = _authorization_keys(claims)
+    flag_map = conf.flag_map
+    superuser = _email_listed(email, conf.superuser_list) or bool(
+        keys & set(flag_map.get("is_superuser", ()))
+    )
+    staff = (
+        superuser
+        or _email_listed(email, conf.staff_list)
+        or bool(keys & set(flag_map.get("is_staff", ())))
+    )
+    changed: list[str] = []
+    for flag, granted in (("is_superuser", superuser), ("is_staff", staff)):
+        current = bool(getattr(user, flag, False))
+        wanted = granted if flag in flag_map else (current or granted)
+        if wanted != current and hasattr(user, flag):
+            setattr(user, flag, wanted)
+            changed.append(flag)
+    return changed
+
+
+def entra_group_names(claims: MicrosoftClaims, conf: SSOSettings) -> set[str]:
+    """The Django groups Entra grants this account: ``MICROSOFT_SSO_GROUP_MAP``'s values
+    for every role and group it holds, and its app roles under ``MICROSOFT_SSO_MIRROR_ROLES``.
+    """
+    group_map = conf.group_map
+    names = {name for key in _authorization_keys(claims) for name in group_map.get(key, ())}
+    if conf.mirror_roles:
+        names.update(role for role in claims.roles if role)
+    return names
+
+
+def needs_group_claims(conf: SSOSettings) -> bool:
+    """Whether a map names a group object id, so overage must be resolved at Graph."""
+    keys = [*conf.group_map, *(key for keys in conf.flag_map.values() for key in keys)]
+    return any(is_object_id(key) for key in keys)
+
+
+def _sync_groups(user: AbstractBaseUser, wanted_names: set[str]) -> None:
+    """Make the Entra-granted memberships of ``user`` exactly ``wanted_names``.
+
+    Adds the groups not yet held (created when first needed) and records them as granted;
+    removes the recorded grants no longer wanted. A membership held without a record (given
+    by hand) is left as it is, whether Entra grants it or not. Safe under concurrent sign-ins
+    of one user: every insert ignores a row a racing transaction wrote first.
+    """
+    if not hasattr(user, "groups"):
+        return  # a user model without PermissionsMixin has no groups (check sso.E013)
+    groups = {group.name: group for group in Group.objects.filter(name__in=wanted_names)}
+    for name in wanted_names - groups.keys():
+        groups[name], _ = Group.objects.get_or_create(name=name)
+    wanted = {group.pk for group in groups.values()}
+    held = set(user.groups.values_list("pk", flat=True))
+    granted = set(
+        EntraGroupMembership.objects.filter(user_id=user.pk).values_list("group_id", flat=True)
+    )
+    gained = wanted - held
+    if gained:
+        user.groups.add(*gained)
+        EntraGroupMembership.objects.bulk_create(
+            [EntraGroupMembership(user_id=user.pk, group_id=pk) for pk in gained],
+            ignore_conflicts=True,
+        )
+    lost = granted - wanted
+    if lost:
+        user.groups.remove(*lost)
+        EntraGroupMembership.objects.filter(user_id=user.pk, group_id__in=lost).delete()
 
 
 def _bind_identity(
@@ -292,8 +369,10 @@ def sign_in(
         _apply_user_data(user, claims, conf, email, created)
         if not user.is_active:
             raise UserInactive()
+        _sync_groups(user, entra_group_names(claims, conf))
         identity.last_login_at = timezone.now()
-        identity.save(update_fields=["last_login_at"])
+        identity.roles = list(claims.roles)
+        identity.save(update_fields=["last_login_at", "roles_json"])
         if conf.pre_login_callback is not None:
             _run_hook(conf.pre_login_callback, user, claims, request)
     return SignedInUser(user=user, identity=identity, created=created)

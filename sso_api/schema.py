@@ -161,7 +161,7 @@ _TOKENS_EXAMPLE = {
     "token_type": "Bearer",
     "expires_in": 300,
 }
-_USER_EXAMPLE = {
+_USER_EXAMPLE: dict[str, Any] = {
     "id": "42",
     "username": "ada@contoso.example",
     "email": "ada@contoso.example",
@@ -169,6 +169,8 @@ _USER_EXAMPLE = {
     "last_name": "Lovelace",
     "tenant_id": "a529b78a-8139-50b6-9c20-deb65979fb7b",
     "object_id": "e13aebde-86f1-5375-a8b5-2871ecbb33a3",
+    "roles": ["Reports.Read"],
+    "groups": ["Readers"],
 }
 
 
@@ -282,6 +284,7 @@ _CALLBACK_RESPONSES = {
                             errors.UserNotFound,
                             errors.UserInactive,
                             errors.LoginRefused,
+                            errors.GroupsUnavailable,
                             errors.RequestTooLarge,
                             errors.TooManyFields,
                             errors.UnsupportedMediaType,
@@ -525,3 +528,24 @@ ME: dict[str, Any] = {
         503: _database_down(),
     },
 }
+
+_BEARER_401 = (
+    "not_authenticated",
+    "token_not_valid",
+    "bad_authorization_header",
+    "authentication_failed",
+)
+
+
+def app_role_responses() -> dict[int, OpenApiResponse]:
+    """The error answers of a view protected by :class:`sso_api.permissions.HasAppRole`.
+
+    For a project's own views: ``@extend_schema(responses={200: ..., **app_role_responses()})``.
+    """
+    return {
+        401: _error("No valid bearer access token: refresh, or sign in again.", *_BEARER_401),
+        403: _error(
+            "The access token does not hold the app role(s) the view requires.",
+            errors.AppRoleRequired,
+        ),
+    }

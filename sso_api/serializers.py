@@ -100,6 +100,16 @@ class UserSerializer(serializers.Serializer[Any]):
     last_name = serializers.CharField(allow_blank=True)
     tenant_id = serializers.CharField(allow_null=True)
     object_id = serializers.CharField(allow_null=True)
+    roles = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The Entra app roles of the sign-in (the roles claim), as the access token "
+        "carries them.",
+    )
+    groups = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The names of the user's Django groups (synced from Entra and given by "
+        "hand), as of the access token's minting.",
+    )
 
 
 class TokenPairSerializer(serializers.Serializer[Any]):

@@ -55,27 +55,50 @@ OBJECT_CLAIM = "sso_oid"
 USER_CLAIM = "sso_user"
 
 
-_PROFILE_FIELDS = ("id", "username", "email", "first_name", "last_name")
+# The app roles of the sign-in, as Entra's own tokens name them, so that a permission can
+# decide from the access token alone (sso_api.permissions.HasAppRole).
+ROLES_CLAIM = "roles"
+
+_TEXT_FIELDS = ("id", "username", "email", "first_name", "last_name")
+
+#: The user as /token/ and /me/ show them: the text fields above, and ``groups``, the names
+#: of the user's Django groups.
+Profile = dict[str, Any]
 
 
-def user_profile(user: AbstractBaseUser) -> dict[str, str]:
-    """The user fields /me/ shows, as strings (custom user models may lack some).
+def user_profile(user: AbstractBaseUser) -> Profile:
+    """The user fields /me/ shows (custom user models may lack some); one query for groups.
 
     ``id`` is the primary key, whatever simplejwt's ``USER_ID_FIELD`` names.
     """
     optional = ("email", "first_name", "last_name")
+    groups = getattr(user, "groups", None)
     return {
         "id": str(user.pk),
         "username": user.get_username(),
         **{name: str(getattr(user, name, "") or "") for name in optional},
+        "groups": sorted(groups.values_list("name", flat=True)) if groups is not None else [],
     }
 
 
-def profile_from_claim(claim: Any) -> dict[str, str] | None:
-    """The profile an access token of ours carries, or None when it carries none."""
-    if not (isinstance(claim, dict) and set(_PROFILE_FIELDS) <= set(claim)):
+def profile_from_claim(claim: Any) -> Profile | None:
+    """The profile an access token of ours carries, or None when it carries none (or an
+    incomplete one, such as a token minted before ``groups`` was part of it)."""
+    if not (isinstance(claim, dict) and set(_TEXT_FIELDS) <= set(claim)):
         return None
-    return {name: str(claim[name] or "") for name in _PROFILE_FIELDS}
+    groups = claim.get("groups")
+    if not isinstance(groups, list):
+        return None
+    return {
+        **{name: str(claim[name] or "") for name in _TEXT_FIELDS},
+        "groups": [str(name) for name in groups],
+    }
+
+
+def roles_from_claims(claims: Any) -> list[str]:
+    """The app roles a verified access token of ours carries (none for other tokens)."""
+    roles = claims.get(ROLES_CLAIM) if isinstance(claims, dict) else None
+    return [str(role) for role in roles] if isinstance(roles, list) else []
 
 
 def identity_from_claims(claims: Any) -> tuple[str, str] | None:
@@ -94,7 +117,7 @@ class TokenProfileUser(TokenUser):
     ``profile`` holds the fields ``/me/`` shows, as of the token's minting.
     """
 
-    def __init__(self, token: Token, profile: dict[str, str]) -> None:
+    def __init__(self, token: Token, profile: Profile) -> None:
         super().__init__(token)
         self.profile = profile
 
@@ -124,6 +147,8 @@ class TokenPair:
     refresh: str
     access_expires_in: int
     session: RefreshSession
+    #: The user as the access token describes them.
+    profile: Profile
 
 
 def _mint(user: AbstractBaseUser, session: RefreshSession) -> TokenPair:
@@ -136,11 +161,14 @@ def _mint(user: AbstractBaseUser, session: RefreshSession) -> TokenPair:
         refresh["exp"] = int(session.expires_at.timestamp())
     access = refresh.access_token
     # Only the access token: the refresh token is read by nothing that needs a profile.
-    access[USER_CLAIM] = user_profile(user)
+    profile = user_profile(user)
+    access[USER_CLAIM] = profile
+    access[ROLES_CLAIM] = list(session.identity.roles or [])
     return TokenPair(
         access=str(access),
         refresh=str(refresh),
         access_expires_in=int(access["exp"]) - int(access["iat"]),
+        profile=profile,
         session=session,
     )
 

@@ -342,7 +342,7 @@ class TokenView(SSOView):
             signed_in.tokens,
             TokenResponseSerializer,
             via_cookie=via_cookie,
-            user=flows.describe_identity(signed_in.user, signed_in.identity),
+            user=flows.describe_signed_in(signed_in),
         )
 
 

@@ -384,3 +384,78 @@ def test_deploy_checks_skip_settings_given_as_callables(settings: Settings) -> N
         if name.startswith("MICROSOFT_SSO_"):
             setattr(settings, name, per_request(value))
     assert reported(deploy=True) == set()
+
+
+# --- Authorization from Entra -------------------------------------------------------------
+
+GROUP_ID = "3f2c8a56-0b1d-4e47-9a6e-2f5d7c1b9e04"
+
+
+@pytest.mark.parametrize("flag", ["is_admin", "is_active", "groups"])
+def test_e011_a_flag_sso_api_does_not_set(flag: str) -> None:
+    assert "sso.E011" in check_ids(MICROSOFT_SSO_FLAG_MAP={flag: ["Admin"]})
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"MICROSOFT_SSO_GROUP_MAP": {"": "Admins"}},
+        {"MICROSOFT_SSO_GROUP_MAP": {"Admin": []}},
+        {"MICROSOFT_SSO_GROUP_MAP": {"Admin": ["Admins", 7]}},
+        {"MICROSOFT_SSO_GROUP_MAP": {"Admin": None}},
+        {"MICROSOFT_SSO_FLAG_MAP": {"is_staff": []}},
+        {"MICROSOFT_SSO_FLAG_MAP": {"is_staff": [""]}},
+    ],
+    ids=["empty-key", "no-names", "name-not-a-string", "none", "flag-no-keys", "flag-empty-key"],
+)
+def test_e012_a_map_entry_that_can_never_grant_anything(overrides: dict[str, Any]) -> None:
+    assert "sso.E012" in check_ids(**overrides)
+
+
+def test_e013_groups_for_a_user_model_without_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    # A user model without PermissionsMixin: the check asks get_user_model() when it runs.
+    monkeypatch.setattr("django.contrib.auth.get_user_model", lambda: AbstractBaseUser)
+    assert "sso.E013" in check_ids(MICROSOFT_SSO_MIRROR_ROLES=True)
+
+
+def test_w014_group_ids_without_a_graph_scope_for_overage() -> None:
+    assert "sso.W014" in check_ids(MICROSOFT_SSO_GROUP_MAP={GROUP_ID: "Readers"})
+    for scope in ("User.Read", "https://graph.microsoft.com/GroupMember.Read.All"):
+        assert "sso.W014" not in check_ids(
+            MICROSOFT_SSO_GROUP_MAP={GROUP_ID: "Readers"},
+            MICROSOFT_SSO_SCOPES=["email", scope],
+        )
+    assert "sso.W014" not in check_ids(MICROSOFT_SSO_GROUP_MAP={"Admin": "Admins"})
+
+
+def test_w015_an_owned_superuser_flag_overrides_the_first_superuser() -> None:
+    assert "sso.W015" in check_ids(
+        MICROSOFT_SSO_FLAG_MAP={"is_superuser": ["Admin"]},
+        MICROSOFT_SSO_AUTO_CREATE_FIRST_SUPERUSER=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"MICROSOFT_SSO_GROUP_MAP": {"Admin": "Admins"}},
+        {"MICROSOFT_SSO_FLAG_MAP": {"is_superuser": ["Admin"]}},
+        {"MICROSOFT_SSO_MIRROR_ROLES": True},
+    ],
+    ids=["group-map", "flag-map", "mirror"],
+)
+def test_w016_app_roles_granting_while_any_tenant_may_sign_in(overrides: dict[str, Any]) -> None:
+    # The test settings use the "organizations" authority and allow every tenant.
+    assert "sso.W016" in check_ids(**overrides)
+    assert "sso.W016" not in check_ids(
+        **overrides, MICROSOFT_SSO_ALLOWED_TENANTS=["0b0e7e3a-1c2d-4e5f-8a9b-0c1d2e3f4a5b"]
+    )
+    assert "sso.W016" not in check_ids(**overrides, MICROSOFT_SSO_TENANT_ID=GROUP_ID)
+
+
+def test_group_ids_from_one_tenant_are_not_w016() -> None:
+    assert "sso.W016" not in check_ids(
+        MICROSOFT_SSO_GROUP_MAP={GROUP_ID: "Readers"}, MICROSOFT_SSO_SCOPES=["User.Read"]
+    )

@@ -32,17 +32,19 @@ import pytest
 import requests
 import trustme
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from msal.exceptions import MsalServiceError
 
 from sso_api.testing import (
     AuthorizationRejected,
     FakeApp,
+    FakeGroup,
     FakeIdentityPlatform,
     FakeTenant,
     FakeUser,
 )
 from sso_api.testing.certificates import SERVER_HOST_NAMES, ensure_certificates
-from sso_api.testing.cli import add_demo_directory
+from sso_api.testing.cli import DEMO_PROJECT_GROUPS, add_demo_directory, state_document
 from sso_api.testing.pages import USER_FIELD, parse_page
 
 REDIRECT_URI = "http://localhost:8000/microsoft_sso/callback/"
@@ -367,6 +369,7 @@ def test_the_browser_side_can_be_served_over_plain_http_while_servers_keep_https
                 for path in (
                     f"/{tenant.tenant_id}/v2.0/.well-known/openid-configuration",
                     f"/{tenant.tenant_id}/discovery/v2.0/keys",
+                    "/graph/v1.0/me/transitiveMemberOf",
                 )
             }
             refused["token"] = plain.post(
@@ -842,7 +845,7 @@ def test_the_demo_accounts_differ_in_name_and_email_and_show_their_tenant() -> N
 
     names = [user.name for user in demo.users]
     emails = [user.email for user in demo.users]
-    assert len(set(names)) == len(names) == 6
+    assert len(set(names)) == len(names) == 7
     assert len(set(emails)) == len(emails)
     tenant_names = {tenant.tenant_id: tenant.name for tenant in demo.tenants}
     for user in demo.users:
@@ -1117,6 +1120,607 @@ def test_key_rotation_signs_with_a_new_kid(
     assert published == ({new_kid, old_kid} if keep_old else {new_kid})
 
 
+# -- groups, overage and Microsoft Graph ------------------------------------------------------
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+def member_of_url(platform: FakeIdentityPlatform, **options: str) -> str:
+    query = "&".join(f"${name}={value}" for name, value in options.items())
+    return f"{platform.graph_url}/v1.0/me/transitiveMemberOf" + (f"?{query}" if query else "")
+
+
+def graph_get(http: requests.Session, url: str, token: str | None, **kwargs: Any) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return http.get(url, headers=headers, **kwargs)
+
+
+def graph_pages(http: requests.Session, url: str, token: str) -> list[dict[str, Any]]:
+    """Every page from ``url`` on, following ``@odata.nextLink`` as a client does."""
+    pages: list[dict[str, Any]] = []
+    next_url: str | None = url
+    while next_url is not None:
+        assert len(pages) < 50, "paging does not end"
+        response = graph_get(http, next_url, token)
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        next_url = pages[-1].get("@odata.nextLink")
+    return pages
+
+
+def listed(pages: list[dict[str, Any]], odata_type: str = "#microsoft.graph.group") -> list[str]:
+    return [m["id"] for page in pages for m in page["value"] if m["@odata.type"] == odata_type]
+
+
+@pytest.fixture
+def engineering(platform: FakeIdentityPlatform, contoso: FakeTenant) -> list[FakeGroup]:
+    """Three groups nested in a line: platform team < engineering < staff (new per test)."""
+    staff = platform.add_group(contoso, "Staff")
+    division = platform.add_group(contoso, "Engineering", member_of=[staff])
+    team = platform.add_group(contoso, "Platform team", member_of=[division.object_id])
+    return [team, division, staff]
+
+
+def test_the_groups_claim_carries_every_group_reachable_through_nesting(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    engineering: list[FakeGroup],
+) -> None:
+    team, division, staff = engineering
+    # Directly in the team and, again, in its parent; plus an id the platform does not know.
+    user = platform.add_user(
+        contoso, name="Nested Member", groups=[team, division.object_id, "loose-group-id"]
+    )
+
+    tokens = sign_in(http, platform, contoso, app, user)
+
+    claims = verified_id_token_claims(http, platform, contoso, app, tokens["id_token"])
+    assert claims["groups"] == [
+        team.object_id,
+        division.object_id,
+        "loose-group-id",
+        staff.object_id,
+    ]
+    assert platform.transitive_group_ids(user) == tuple(claims["groups"])
+    assert not {"hasgroups", "_claim_names", "_claim_sources"} & claims.keys()
+
+
+def test_nesting_is_read_at_every_sign_in_and_a_cycle_of_groups_ends(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    engineering: list[FakeGroup],
+) -> None:
+    team, division, staff = engineering
+    user = platform.add_user(contoso, name="Cycle Member", groups=[division])
+    staff.member_of = (team.object_id,)  # staff < team < engineering < staff
+
+    claims = unverified_claims(sign_in(http, platform, contoso, app, user)["id_token"])
+
+    assert claims["groups"] == [division.object_id, staff.object_id, team.object_id]
+
+
+def test_a_user_in_no_group_gets_no_groups_claim(
+    http: requests.Session, platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp
+) -> None:
+    user = platform.add_user(contoso, name="No Groups", roles=["Reader"])
+
+    claims = unverified_claims(sign_in(http, platform, contoso, app, user)["id_token"])
+
+    assert claims["roles"] == ["Reader"]
+    assert not {"groups", "hasgroups", "_claim_names", "_claim_sources"} & claims.keys()
+
+
+@pytest.mark.parametrize("overage_claim", ["claim_sources", "hasgroups"])
+def test_past_the_overage_limit_the_id_token_leaves_groups_out_and_says_so(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    engineering: list[FakeGroup],
+    overage_claim: Any,
+) -> None:
+    team, division, staff = engineering
+    platform.group_overage_limit = 3
+    platform.faults.overage_claim = overage_claim
+    at_the_limit = platform.add_user(contoso, name="Three Groups", groups=[team])
+    # One direct group, but four with nesting: nesting alone takes the user past the limit.
+    past_it = platform.add_user(contoso, name="Four Groups", groups=[team, "extra-group"])
+
+    fitting = unverified_claims(sign_in(http, platform, contoso, app, at_the_limit)["id_token"])
+    overage = verified_id_token_claims(
+        http, platform, contoso, app, sign_in(http, platform, contoso, app, past_it)["id_token"]
+    )
+
+    assert fitting["groups"] == [team.object_id, division.object_id, staff.object_id]
+    assert "groups" not in overage
+    if overage_claim == "claim_sources":
+        assert overage["_claim_names"] == {"groups": "src1"}
+        assert overage["_claim_sources"] == {
+            "src1": {
+                "endpoint": f"{platform.graph_url}/v1.0/users/{past_it.object_id}/getMemberObjects"
+            }
+        }
+        assert "hasgroups" not in overage
+    else:
+        assert overage["hasgroups"] is True
+        assert not {"_claim_names", "_claim_sources"} & overage.keys()
+
+
+def test_entras_limit_of_200_groups_is_the_default_and_reset_faults_restores_it(
+    http: requests.Session, platform: FakeIdentityPlatform, contoso: FakeTenant, app: FakeApp
+) -> None:
+    two_hundred = platform.add_user(
+        contoso, name="Two Hundred", groups=[f"group-{n}" for n in range(200)]
+    )
+    two_hundred_and_one = platform.add_user(
+        contoso, name="Two Hundred One", groups=[f"group-{n}" for n in range(201)]
+    )
+    platform.group_overage_limit = 1
+    platform.graph_page_size = 2
+
+    platform.reset_faults()
+
+    restored: tuple[int, int | None] = (platform.group_overage_limit, platform.graph_page_size)
+    assert restored == (200, None)
+    full = unverified_claims(sign_in(http, platform, contoso, app, two_hundred)["id_token"])
+    over = unverified_claims(sign_in(http, platform, contoso, app, two_hundred_and_one)["id_token"])
+    assert len(full["groups"]) == 200
+    assert "groups" not in over
+    assert "_claim_sources" in over
+
+
+def test_msal_token_reads_the_users_groups_from_graph_across_several_pages(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    engineering: list[FakeGroup],
+) -> None:
+    team, division, staff = engineering
+    project = platform.add_group(contoso, "Project")
+    member = platform.add_user(
+        contoso,
+        name="Graph Member",
+        groups=[team, project, "loose-group-id"],
+        directory_roles=["Global Reader"],
+    )
+    other = platform.add_user(contoso, name="Graph Other", groups=[project])
+    client = confidential_client(platform, app, platform.authority(contoso))
+    flow = client.initiate_auth_code_flow(scopes=["User.Read"], redirect_uri=REDIRECT_URI)
+    result = client.acquire_token_by_auth_code_flow(
+        flow, platform.authorize(flow["auth_uri"], user=member).params
+    )
+    other_token = sign_in(http, platform, contoso, app, other)["access_token"]
+    platform.graph_page_size = 2
+    platform.clear_requests()
+
+    pages = graph_pages(
+        http, member_of_url(platform, select="id", top="999"), result["access_token"]
+    )
+    other_pages = graph_pages(http, member_of_url(platform), other_token)
+
+    expected: list[FakeGroup | str] = [team, project, "loose-group-id", division, staff]
+    assert listed(pages) == [g if isinstance(g, str) else g.object_id for g in expected]
+    (role,) = [m for page in pages for m in page["value"] if "directoryRole" in m["@odata.type"]]
+    assert role["@odata.type"] == "#microsoft.graph.directoryRole"
+    assert [len(page["value"]) for page in pages] == [2, 2, 2]
+    assert all(set(m) == {"@odata.type", "id"} for page in pages for m in page["value"])
+    for page in pages[:-1]:
+        link = page["@odata.nextLink"]
+        assert link.startswith(f"{platform.graph_url}/v1.0/me/transitiveMemberOf?")
+        assert "$select=id" in link
+        assert "$top=999" in link
+        assert "$skiptoken=" in link
+    assert "@odata.nextLink" not in pages[-1]
+    assert other_pages == [
+        {
+            "@odata.context": f"{platform.graph_url}/v1.0/$metadata#directoryObjects",
+            "value": [
+                {
+                    "@odata.type": "#microsoft.graph.group",
+                    "id": project.object_id,
+                    "displayName": "Project",
+                }
+            ],
+        }
+    ]
+    assert platform.count("graph") == 4
+    assert [r.path for r in platform.requests] == ["/graph/v1.0/me/transitiveMemberOf"] * 4
+    platform.clear_requests()
+    assert platform.count("graph") == 0
+
+
+@pytest.mark.parametrize(("top", "first_page"), [(None, 100), ("999", 130), ("7", 7)])
+def test_graph_pages_hold_100_members_by_default_and_top_asks_up_to_999(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    top: str | None,
+    first_page: int,
+) -> None:
+    user = platform.add_user(contoso, name="Many Groups", groups=[f"g-{n}" for n in range(130)])
+    token = sign_in(http, platform, contoso, app, user)["access_token"]
+
+    url = member_of_url(platform, top=top) if top else member_of_url(platform)
+    pages = graph_pages(http, url, token)
+
+    assert len(pages[0]["value"]) == first_page
+    assert listed(pages) == [f"g-{n}" for n in range(130)]
+
+
+@pytest.mark.parametrize("top", ["0", "1000", "-1", "ten"])
+def test_graph_refuses_a_page_size_outside_1_to_999(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    top: str,
+) -> None:
+    token = sign_in(http, platform, contoso, app, ada)["access_token"]
+
+    response = graph_get(http, member_of_url(platform, top=top), token)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BadRequest"
+
+
+def test_a_skiptoken_only_resumes_the_list_it_was_issued_for(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+) -> None:
+    paged = platform.add_user(contoso, name="Paged", groups=["a", "b", "c"])
+    token = sign_in(http, platform, contoso, app, paged)["access_token"]
+    ada_token = sign_in(http, platform, contoso, app, ada)["access_token"]
+    platform.graph_page_size = 1
+    next_link = graph_get(http, member_of_url(platform), token).json()["@odata.nextLink"]
+    skiptoken = query_of(next_link)["$skiptoken"]
+    mac = skiptoken.rpartition(".")[2]
+    forged = base64.urlsafe_b64encode(json.dumps([paged.object_id, 0, 2]).encode()).decode()
+
+    answers = {
+        "own": graph_get(http, next_link, token),
+        "another user's": graph_get(http, next_link, ada_token),
+        "forged": graph_get(http, member_of_url(platform, skiptoken=f"{forged}.{mac}"), token),
+    }
+
+    assert answers["own"].status_code == 200
+    assert listed([answers["own"].json()]) == ["b"]
+    assert answers["another user's"].status_code == 400
+    assert answers["forged"].status_code == 400
+
+
+def foreign_signed(token: str) -> str:
+    """``token``'s header and claims, signed by a key the platform never published."""
+    impostor = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    header = jwt.get_unverified_header(token)
+    return jwt.encode(unverified_claims(token), impostor, algorithm="RS256", headers=header)
+
+
+@pytest.mark.parametrize(
+    "presented",
+    [
+        "no header",
+        "empty bearer",
+        "basic credentials",
+        "not a jwt",
+        "foreign-signed",
+        "id_token",
+        "id_token with graph audience",
+        "expired",
+    ],
+)
+def test_graph_refuses_a_missing_or_invalid_token(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    presented: str,
+) -> None:
+    if presented == "id_token with graph audience":
+        platform.faults.id_token_claims_override = {"aud": "00000003-0000-0000-c000-000000000000"}
+    tokens = sign_in(http, platform, contoso, app, ada)
+    headers = {
+        "no header": {},
+        "empty bearer": {"Authorization": "Bearer "},
+        "basic credentials": {"Authorization": "Basic dXNlcjpwYXNz"},
+        "not a jwt": {"Authorization": "Bearer not-a-jwt"},
+        "foreign-signed": {"Authorization": f"Bearer {foreign_signed(tokens['access_token'])}"},
+        "id_token": {"Authorization": f"Bearer {tokens['id_token']}"},
+        "id_token with graph audience": {"Authorization": f"Bearer {tokens['id_token']}"},
+        "expired": {"Authorization": f"Bearer {tokens['access_token']}"},
+    }[presented]
+    if presented == "expired":
+        platform.faults.clock_skew = 3600  # the token's whole lifetime later
+
+    response = http.get(member_of_url(platform, select="id"), headers=headers)
+
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["code"] == "InvalidAuthenticationToken"
+    assert error["message"]
+    assert {"date", "request-id", "client-request-id"} <= error["innerError"].keys()
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+    if presented == "expired":
+        assert "expired" in error["message"]
+
+
+def test_a_refreshed_access_token_reads_graph_too(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    engineering: list[FakeGroup],
+) -> None:
+    user = platform.add_user(contoso, name="Refreshing Member", groups=[engineering[0]])
+    refresh_token = sign_in(http, platform, contoso, app, user)["refresh_token"]
+    refreshed = http.post(
+        token_endpoint(platform, contoso),
+        data={
+            "grant_type": "refresh_token",
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "refresh_token": refresh_token,
+        },
+    ).json()
+
+    pages = graph_pages(http, member_of_url(platform), refreshed["access_token"])
+
+    assert listed(pages) == [group.object_id for group in engineering]
+
+
+def test_the_overage_claims_endpoint_answers_every_membership_id(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    engineering: list[FakeGroup],
+) -> None:
+    platform.group_overage_limit = 1
+    user = platform.add_user(
+        contoso, name="Overage Member", groups=[engineering[0]], directory_roles=["Global Reader"]
+    )
+    tokens = sign_in(http, platform, contoso, app, user)
+    endpoint = unverified_claims(tokens["id_token"])["_claim_sources"]["src1"]["endpoint"]
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    security = http.post(endpoint, json={"securityEnabledOnly": True}, headers=bearer)
+    everything = http.post(endpoint, json={"securityEnabledOnly": False}, headers=bearer)
+    no_flag = http.post(endpoint, json={}, headers=bearer)
+    someone_else = http.post(
+        endpoint.replace(user.object_id, ada.object_id),
+        json={"securityEnabledOnly": True},
+        headers=bearer,
+    )
+
+    group_ids = [group.object_id for group in engineering]
+    assert security.json()["value"] == group_ids
+    assert everything.json()["value"][:3] == group_ids
+    assert len(everything.json()["value"]) == 4  # and the directory role
+    assert no_flag.status_code == 400
+    assert someone_else.status_code == 403
+    assert someone_else.json()["error"]["code"] == "Authorization_RequestDenied"
+    assert platform.count("graph") == 4
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "code"),
+    [(500, None, "generalException"), (503, 4, "serviceNotAvailable"), (429, 7, "TooManyRequests")],
+)
+def test_graph_can_fail_with_a_status_and_retry_after(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+    status: int,
+    retry_after: int | None,
+    code: str,
+) -> None:
+    token = sign_in(http, platform, contoso, app, ada)["access_token"]
+    platform.faults.graph_status = status
+    platform.faults.graph_retry_after = retry_after
+
+    response = graph_get(http, member_of_url(platform), token)
+
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert response.headers.get("Retry-After") == (str(retry_after) if retry_after else None)
+    platform.reset_faults()
+    assert graph_get(http, member_of_url(platform), token).status_code == 200
+
+
+def test_a_graph_outage_answers_before_the_token_is_looked_at(
+    http: requests.Session, platform: FakeIdentityPlatform
+) -> None:
+    platform.faults.graph_status = 503
+
+    assert graph_get(http, member_of_url(platform), None).status_code == 503
+
+
+def test_graph_delay_outlasts_a_client_timeout(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    ada: FakeUser,
+) -> None:
+    token = sign_in(http, platform, contoso, app, ada)["access_token"]
+    platform.clear_requests()
+    platform.faults.graph_delay = 0.3
+
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        graph_get(http, member_of_url(platform), token, timeout=0.1)
+
+    # The slow request is still answered, normally; wait for it so it stays in this test.
+    deadline = time.monotonic() + 3
+    while platform.count("graph") == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [(r.endpoint, r.status) for r in platform.requests] == [("graph", 200)]
+
+
+@pytest.mark.parametrize("malformed", ["not_json", "no_value", "value_not_list"])
+def test_graph_can_answer_a_malformed_page(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    engineering: list[FakeGroup],
+    malformed: Any,
+) -> None:
+    user = platform.add_user(contoso, name="Malformed Reader", groups=[engineering[0]])
+    token = sign_in(http, platform, contoso, app, user)["access_token"]
+    platform.faults.graph_malformed = malformed
+
+    response = graph_get(http, member_of_url(platform, select="id"), token)
+
+    assert response.status_code == 200
+    if malformed == "not_json":
+        assert response.headers["Content-Type"].startswith("text/html")
+        with pytest.raises(requests.exceptions.JSONDecodeError):
+            response.json()
+    elif malformed == "no_value":
+        assert "value" not in response.json()
+    else:
+        value = response.json()["value"]
+        assert isinstance(value, dict)
+        assert set(value) == {group.object_id for group in engineering}
+
+
+def test_a_next_link_to_another_host_reaches_the_fake_under_another_name(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    engineering: list[FakeGroup],
+) -> None:
+    user = platform.add_user(contoso, name="Foreign Link", groups=[engineering[0]])
+    token = sign_in(http, platform, contoso, app, user)["access_token"]
+    platform.graph_page_size = 2
+    platform.faults.graph_malformed = "foreign_next_link"
+    platform.faults.graph_fault_page = 1
+    platform.clear_requests()
+
+    first = graph_get(http, member_of_url(platform, select="id"), token).json()
+    link = urlsplit(first["@odata.nextLink"])
+    followed = graph_get(http, first["@odata.nextLink"], token)
+
+    assert listed([first]) == [group.object_id for group in engineering[:2]]
+    assert link.hostname == "localhost" != urlsplit(platform.graph_url).hostname
+    assert link.port == urlsplit(platform.graph_url).port
+    assert link.path == "/graph/v1.0/me/transitiveMemberOf"
+    # A client that follows it really sends its token there, and the log shows it.
+    assert listed([followed.json()]) == [engineering[2].object_id]
+    assert platform.count("graph") == 2
+
+
+@pytest.mark.parametrize("fault", ["status", "malformed"])
+def test_a_graph_fault_on_page_n_leaves_the_pages_before_it_alone(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    app: FakeApp,
+    engineering: list[FakeGroup],
+    fault: str,
+) -> None:
+    user = platform.add_user(contoso, name="Page Two Fails", groups=[engineering[0]])
+    token = sign_in(http, platform, contoso, app, user)["access_token"]
+    platform.graph_page_size = 1
+    platform.faults.graph_fault_page = 2
+    if fault == "status":
+        platform.faults.graph_status = 503
+    else:
+        platform.faults.graph_malformed = "no_value"
+
+    first = graph_get(http, member_of_url(platform), token)
+    second = graph_get(http, first.json()["@odata.nextLink"], token)
+    platform.reset_faults()
+    platform.graph_page_size = 1
+    retried = graph_get(http, first.json()["@odata.nextLink"], token)
+
+    assert first.status_code == 200
+    assert listed([first.json()]) == [engineering[0].object_id]
+    if fault == "status":
+        assert second.status_code == 503
+    else:
+        assert "value" not in second.json()
+    assert listed([retried.json()]) == [engineering[1].object_id]
+
+
+def test_groups_are_checked_when_they_are_added(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, fabrikam: FakeTenant
+) -> None:
+    contoso_group = platform.add_group(contoso, "Contoso only")
+    fabrikam_group = platform.add_group(fabrikam, "Fabrikam only", object_id="fab-group-1")
+
+    with pytest.raises(ValueError, match="no group"):
+        platform.add_group(contoso, "Child", member_of=["no-such-group"])
+    with pytest.raises(ValueError, match="no group"):
+        platform.add_group(contoso, "Child", member_of=[fabrikam_group])
+    with pytest.raises(ValueError, match="not in the user's tenant"):
+        platform.add_user(contoso, name="Wrong Group", groups=[fabrikam_group])
+    with pytest.raises(ValueError, match="taken"):
+        platform.add_group(contoso, "Duplicate", object_id="FAB-GROUP-1")
+    with pytest.raises(ValueError, match="taken"):
+        platform.add_user(contoso, name="Same id", object_id=contoso_group.object_id)
+    with pytest.raises(ValueError, match="cannot name a tenant"):
+        platform.add_tenant("Graph", "graph")
+    assert contoso_group in platform.groups
+    assert (contoso_group.tenant_id, contoso_group.member_of) == (contoso.tenant_id, ())
+
+
+def test_the_demo_nests_groups_and_has_one_user_in_group_overage() -> None:
+    with FakeIdentityPlatform() as demo, TrustingSession(demo.ca_bundle) as http:
+        add_demo_directory(demo)
+        app = demo.register_app(redirect_uris=[REDIRECT_URI])
+        contoso = next(tenant for tenant in demo.tenants if tenant.name == "Contoso")
+        users = {user.name: user for user in demo.users}
+        ada_tokens = sign_in(http, demo, contoso, app, users["Ada Lovelace"])
+        dorothy_tokens = sign_in(http, demo, contoso, app, users["Dorothy Vaughan"])
+        dorothy_pages = graph_pages(
+            http, member_of_url(demo, select="id", top="999"), dorothy_tokens["access_token"]
+        )
+        state = state_document(demo, app.client_id)
+    with FakeIdentityPlatform() as again:
+        add_demo_directory(again)
+        ids_again = {group.name: group.object_id for group in again.groups}
+
+    names = {group.object_id: group.name for group in demo.groups}
+    ada_claims = unverified_claims(ada_tokens["id_token"])
+    dorothy_claims = unverified_claims(dorothy_tokens["id_token"])
+    assert ada_claims["roles"] == ["Admin"]
+    assert [names[g] for g in ada_claims["groups"]] == [
+        "Platform team",
+        "Engineering",
+        "Contoso staff",
+    ]
+    assert len(users["Dorothy Vaughan"].groups) == DEMO_PROJECT_GROUPS + 1 <= 200
+    assert "groups" not in dorothy_claims
+    assert "_claim_sources" in dorothy_claims
+    dorothy_groups = listed(dorothy_pages)
+    assert len(dorothy_groups) == DEMO_PROJECT_GROUPS + 4 > demo.group_overage_limit == 200
+    assert {"Platform team", "Engineering", "Projects", "Contoso staff"} <= {
+        names[g] for g in dorothy_groups
+    }
+    assert len(listed(dorothy_pages, "#microsoft.graph.directoryRole")) == 1
+    assert ids_again == {group.name: group.object_id for group in demo.groups}
+    overage = {user["name"]: user["group_overage"] for user in state["users"]}  # type: ignore[attr-defined]
+    assert [name for name, flag in overage.items() if flag] == ["Dorothy Vaughan"]
+
+
 # -- TLS --------------------------------------------------------------------------------------
 
 
@@ -1208,6 +1812,7 @@ def test_requests_are_recorded_per_endpoint(
 
 TOKEN = "/{tid}/oauth2/v2.0/token"
 LOGOUT = "/{tid}/oauth2/v2.0/logout"
+MEMBER_OF = "/graph/v1.0/me/transitiveMemberOf"
 NESTED_JSON_HINT = base64.b64encode(b"[" * 5000).decode()
 
 
@@ -1226,6 +1831,19 @@ NESTED_JSON_HINT = base64.b64encode(b"[" * 5000).decode()
         pytest.param("PUT", "/{tid}/discovery/v2.0/keys", {}, 405, id="keys-put"),
         pytest.param("DELETE", LOGOUT, {}, 405, id="logout-delete"),
         pytest.param("GET", "/no/such/page", {}, 404, id="unknown-path"),
+        pytest.param("GET", MEMBER_OF, {}, 401, id="graph-without-token"),
+        pytest.param("PUT", MEMBER_OF, {}, 405, id="graph-put"),
+        pytest.param("GET", MEMBER_OF + "?$filter=x", {}, 400, id="graph-unsupported-option"),
+        pytest.param("GET", MEMBER_OF + "?$top=1&$top=2", {}, 400, id="graph-repeated-option"),
+        pytest.param("GET", MEMBER_OF + "?$top=%ff", {}, 400, id="graph-undecodable"),
+        pytest.param("GET", MEMBER_OF + "?$top=%D9%A3", {}, 400, id="graph-non-ascii-digit"),
+        pytest.param("GET", MEMBER_OF + "?$select=mail", {}, 400, id="graph-unknown-property"),
+        pytest.param("GET", MEMBER_OF + "?$skiptoken=%C3%A9.x", {}, 400, id="graph-forged-skip"),
+        pytest.param("GET", "/graph/v1.0/me", {}, 404, id="graph-unknown-resource"),
+        pytest.param("GET", "/graph/v1.0/users/x/getMemberObjects", {}, 405, id="graph-get-mo"),
+        pytest.param(
+            "POST", "/graph/v1.0/users/x/getMemberObjects", {"data": "{"}, 401, id="graph-mo-anon"
+        ),
         pytest.param("GET", "/no%00such/oauth2/v2.0/logout", {}, 400, id="nul-tenant"),
         pytest.param(
             "GET", LOGOUT + "?id_token_hint=%C3%A9.%C3%A9.%C3%A9", {}, 200, id="non-ascii-hint"
@@ -1340,6 +1958,9 @@ def test_cli_serves_the_demo_directory_and_writes_the_state_file(tmp_path: Path)
         (False, True, True),
     }
     assert metadata.json()["issuer"] == f"{base_url}/{contoso_id}/v2.0"
+    assert state["graph_url"] == f"{base_url}/graph"
+    assert [u["name"] for u in state["users"] if u["group_overage"]] == ["Dorothy Vaughan"]
+    assert {g["name"] for g in state["groups"]} >= {"Contoso staff", "Engineering", "Projects"}
     assert state["browser_base_url"].startswith("http://127.0.0.1:")
     assert metadata.json()["authorization_endpoint"] == (
         f"{state['browser_base_url']}/{contoso_id}/oauth2/v2.0/authorize"

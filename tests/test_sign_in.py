@@ -49,6 +49,8 @@ def test_full_sign_in_issues_tokens_for_the_user(
         "last_name": "Lovelace",
         "tenant_id": ada.tenant_id,
         "object_id": ada.object_id,
+        "roles": list(ada.roles),
+        "groups": [],
     }
     me = browser.client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {body['access']}")
     assert me.status_code == 200

@@ -156,5 +156,5 @@ def test_every_fixture_of_the_plugin_is_in_the_fixture_table(
 def test_the_lists_above_are_not_empty() -> None:
     # A refactoring that hid the methods from these readers would otherwise pass silently.
     assert len(driver_api()) >= 15
-    assert len(factory_signatures()) == 3
-    assert len(plugin_fixtures()) == 9
+    assert len(factory_signatures()) == 4
+    assert len(plugin_fixtures()) == 10

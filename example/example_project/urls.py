@@ -4,6 +4,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from example_project.views import AdminReportView
+
 # The API's own icon: browsers ask every origin for /favicon.ico (Swagger UI's page names
 # another one, Redoc's and the JSON answers do not), and a 404 there is noise in the log.
 FAVICON_SVG = (
@@ -33,6 +35,7 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/sso/", include("sso_api.urls")),
+    path("api/example/admin-report/", AdminReportView.as_view(), name="admin-report"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",

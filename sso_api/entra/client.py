@@ -28,7 +28,7 @@ import threading
 import time
 import warnings
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,6 +37,7 @@ import requests
 
 from sso_api.claims import MicrosoftClaims
 from sso_api.conf import SSOSettings
+from sso_api.entra import graph
 from sso_api.entra.http import IdentityPlatformSession
 from sso_api.entra.id_token import validate_id_token
 from sso_api.entra.metadata import (
@@ -47,6 +48,7 @@ from sso_api.entra.metadata import (
     fetch_discovery,
 )
 from sso_api.exceptions import (
+    GroupsUnavailable,
     InvalidIdToken,
     NotConfigured,
     ProviderError,
@@ -170,6 +172,16 @@ class AuthorizationRequest:
     flow: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class RedeemedCode:
+    """What an authorization code was exchanged for."""
+
+    claims: MicrosoftClaims
+    #: For Microsoft Graph (the scopes requested), used only on group overage. Never
+    #: logged, stored or returned.
+    access_token: str | None = field(default=None, repr=False)
+
+
 class EntraClient:
     """The identity platform as one configuration sees it. Thread-safe; share it."""
 
@@ -275,8 +287,9 @@ class EntraClient:
 
     def redeem(
         self, flow: dict[str, Any], auth_response: dict[str, str], scopes: list[str]
-    ) -> MicrosoftClaims:
-        """Exchange the authorization code and return the validated id_token claims.
+    ) -> RedeemedCode:
+        """Exchange the authorization code; returns the validated id_token claims and the
+        access token of the same answer.
 
         Raises :class:`ProviderUnavailable` (network, timeout, 429, 5xx, malformed answer),
         :class:`TokenExchangeFailed` (Microsoft refused the code) or
@@ -304,13 +317,26 @@ class EntraClient:
         raw_id_token = result.get("id_token")
         if not isinstance(raw_id_token, str):
             raise InvalidIdToken("token response has no id_token")
-        return validate_id_token(
+        claims = validate_id_token(
             raw_id_token,
             metadata=self.metadata(),
             keys=self.signing_keys(),
             client_id=self.config.client_id,
             nonce=_nonce_sent_by_msal(str(flow.get("nonce", ""))),
         )
+        access_token = result.get("access_token")
+        return RedeemedCode(
+            claims=claims, access_token=access_token if isinstance(access_token, str) else None
+        )
+
+    def transitive_group_ids(self, graph_url: str, access_token: str | None) -> tuple[str, ...]:
+        """The user's groups from Microsoft Graph (see :mod:`sso_api.entra.graph`).
+
+        Raises :class:`GroupsUnavailable` on any failure, including no access token.
+        """
+        if not access_token:
+            raise GroupsUnavailable("no access token to ask Microsoft Graph with")
+        return graph.transitive_group_ids(self.session, graph_url, access_token)
 
     def end_session_url(self, post_logout_redirect_uri: str | None) -> str | None:
         """Microsoft's end-session URL, with the redirect parameter URL-encoded."""

@@ -11,13 +11,16 @@ the real ``msal`` library, a real browser and our validation code can run the wh
         ...  # msal with authority=platform.authority(tenant), trusting platform.ca_bundle
         response = platform.authorize(flow["auth_uri"], user=user)
 
+It also plays Microsoft Graph (``platform.graph_url``) for the group memberships an app
+reads on group overage.
+
 Needs the ``testing`` extra (``cryptography`` and ``requests``).
 """
 
 from .browser import AuthorizationRejected, AuthorizationResponse
 from .certificates import CertificateFiles, ensure_certificates
-from .directory import FakeApp, FakeTenant, FakeUser
-from .faults import Faults, SigningFault
+from .directory import FakeApp, FakeGroup, FakeTenant, FakeUser
+from .faults import Faults, MalformedGraphAnswer, OverageClaim, SigningFault
 from .identity_platform import Endpoint, FakeIdentityPlatform, RecordedRequest
 
 __all__ = [
@@ -26,10 +29,13 @@ __all__ = [
     "CertificateFiles",
     "Endpoint",
     "FakeApp",
+    "FakeGroup",
     "FakeIdentityPlatform",
     "FakeTenant",
     "FakeUser",
     "Faults",
+    "MalformedGraphAnswer",
+    "OverageClaim",
     "RecordedRequest",
     "SigningFault",
     "ensure_certificates",

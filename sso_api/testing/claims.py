@@ -1,7 +1,9 @@
 """The claims of the tokens the fake issues, following Entra's v2.0 tokens.
 
 Reference: https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
-and, for ``xms_edov``, https://learn.microsoft.com/entra/identity-platform/optional-claims-reference.
+and, for ``xms_edov``, https://learn.microsoft.com/entra/identity-platform/optional-claims-reference;
+for ``groups`` and its overage forms,
+https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim.
 The opaque claims (``uti``, ``rh``, ``aio``) are random; ``login_hint`` is opaque to
 apps but readable by the fake, which needs it back as ``logout_hint``.
 """
@@ -11,15 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 
 from .directory import FakeUser
+from .faults import OverageClaim
 from .signing import b64url_decode, b64url_encode
 
 __all__ = [
     "GRAPH_APP_ID",
+    "GROUP_OVERAGE_LIMIT",
     "TOKEN_LIFETIME",
     "access_token_claims",
     "client_info",
+    "group_membership_claims",
     "id_token_claims",
     "login_hint",
     "object_id_from_login_hint",
@@ -31,6 +37,9 @@ TOKEN_LIFETIME = 3600
 #: Microsoft Graph's application id: the audience of the access token Entra returns
 #: for Graph scopes (User.Read) or for OpenID scopes alone.
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+#: Entra's limit of groups in a JWT's ``groups`` claim; more, and the claim is replaced
+#: by an overage indicator.
+GROUP_OVERAGE_LIMIT = 200
 # The tenant of personal Microsoft accounts: the idp of a guest from outside any tenant.
 _CONSUMER_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 _OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
@@ -45,11 +54,13 @@ def id_token_claims(
     nonce: str | None,
     auth_time: int | None,
     now: int,
+    group_claims: dict[str, object],
 ) -> dict[str, object]:
     """The claims of an id_token for ``user`` signing in to ``client_id``.
 
     ``nonce`` and ``auth_time`` are included when given; ``email``, the name parts,
-    ``xms_edov``, ``idp`` (guests), ``roles`` and ``groups`` when the user has them.
+    ``xms_edov``, ``idp`` (guests) and ``roles`` when the user has them.
+    ``group_claims`` (from :func:`group_membership_claims`) are added as they are.
     """
     claims: dict[str, object] = {
         "ver": "2.0",
@@ -80,10 +91,38 @@ def id_token_claims(
         "xms_edov": user.email_verified,
         "idp": _guest_identity_provider(user) if user.guest else None,
         "roles": list(user.roles) or None,
-        "groups": list(user.groups) or None,
     }
     claims.update({name: value for name, value in optional.items() if value is not None})
+    claims.update(group_claims)
     return claims
+
+
+def group_membership_claims(
+    group_ids: Sequence[str],
+    *,
+    limit: int,
+    overage_claim: OverageClaim,
+    graph_url: str,
+    object_id: str,
+) -> dict[str, object]:
+    """The ``groups`` claim of a user in ``group_ids``, or Entra's overage indicator.
+
+    Nothing for a user in no group; ``groups`` while there are at most ``limit``
+    groups; past it, either ``_claim_names``/``_claim_sources`` pointing at Graph's
+    ``getMemberObjects`` for the user (``"claim_sources"``), or ``hasgroups: true``
+    (``"hasgroups"``, what Entra sends where the token must stay short).
+    """
+    if not group_ids:
+        return {}
+    if len(group_ids) <= limit:
+        return {"groups": list(group_ids)}
+    if overage_claim == "hasgroups":
+        return {"hasgroups": True}
+    endpoint = f"{graph_url}/v1.0/users/{object_id}/getMemberObjects"
+    return {
+        "_claim_names": {"groups": "src1"},
+        "_claim_sources": {"src1": {"endpoint": endpoint}},
+    }
 
 
 def access_token_claims(

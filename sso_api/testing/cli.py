@@ -10,11 +10,14 @@ that port as well (and the discovery documents name them there), so a browser re
 them without trusting the fake's CA; discovery, keys and token stay HTTPS.
 
 The state file is JSON: ``base_url``, ``browser_base_url`` (where the pages are; the
-base URL without ``--browser-port``), ``ca_bundle``, ``client_id``, ``redirect_uris``,
-``authorities`` (``common``, ``organizations``), ``tenants`` (``name``, ``domain``,
-``tenant_id``, ``issuer``, ``authority``) and ``users`` (``name``, ``email``,
+base URL without ``--browser-port``), ``graph_url``, ``ca_bundle``, ``client_id``,
+``redirect_uris``, ``authorities`` (``common``, ``organizations``), ``tenants``
+(``name``, ``domain``, ``tenant_id``, ``issuer``, ``authority``), ``groups`` (``name``,
+``object_id``, ``tenant_id``, ``member_of``) and ``users`` (``name``, ``email``,
 ``preferred_username``, ``object_id``, ``tenant_id``, ``guest``, ``disabled``,
-``email_verified``). It never contains the client secret.
+``email_verified``, ``roles``, ``groups``: every group id with nesting,
+``directory_roles``, ``group_overage``: whether tokens carry the overage indicator
+instead of ``groups``). It never contains the client secret.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from .directory import FakeUser
 from .identity_platform import MULTI_TENANT_SEGMENTS, FakeIdentityPlatform
 
-__all__ = ["add_demo_directory", "main", "state_document"]
+__all__ = ["DEMO_PROJECT_GROUPS", "add_demo_directory", "main", "state_document"]
 
 # Demo ids derive from fixed names, so every run of the demo has the same tenant and
 # object ids and an app database keeps recognising the demo users across restarts.
@@ -43,16 +47,49 @@ def _demo_id(name: str) -> str:
     return str(uuid.uuid5(_DEMO_NAMESPACE, name))
 
 
-def add_demo_directory(platform: FakeIdentityPlatform) -> None:
-    """Add the demo tenants and users (fixed ids; see the module docstring of ``cli``).
+#: How many "Project NNN" groups Dorothy Vaughan, the demo's user in group overage, is
+#: a direct member of: with her team she is in 199 groups, which fit in a token, and the
+#: groups they are nested in take her past Entra's limit of 200.
+DEMO_PROJECT_GROUPS = 198
 
-    Contoso (``contoso.example``): a member with a verified email, a member whose
-    tokens lack ``xms_edov``, a guest from Fabrikam and a disabled user. Fabrikam
-    (``fabrikam.example``): two members. No two accounts share a name or an email, so
-    each can be told apart on the account picker and in the app's user list.
+
+def add_demo_directory(platform: FakeIdentityPlatform) -> None:
+    """Add the demo tenants, groups and users (fixed ids; see ``_demo_id``).
+
+    Contoso (``contoso.example``): a member with a verified email and the app role
+    ``Admin``, a member whose tokens lack ``xms_edov``, a guest from Fabrikam, a
+    disabled user, and a member in group overage. Fabrikam (``fabrikam.example``): two
+    members. No two accounts share a name or an email, so each can be told apart on the
+    account picker and in the app's user list.
+
+    Contoso's groups nest: "Platform team" is in "Engineering", which is in "Contoso
+    staff", as are "Support" and "Projects"; the "Project NNN" groups are in
+    "Projects". The platform's overage limit stays Entra's 200.
     """
     contoso = platform.add_tenant("Contoso", "contoso.example", tenant_id=_demo_id("contoso"))
     fabrikam = platform.add_tenant("Fabrikam", "fabrikam.example", tenant_id=_demo_id("fabrikam"))
+    staff = platform.add_group(contoso, "Contoso staff", object_id=_demo_id("group:contoso-staff"))
+    engineering = platform.add_group(
+        contoso, "Engineering", member_of=[staff], object_id=_demo_id("group:engineering")
+    )
+    platform_team = platform.add_group(
+        contoso, "Platform team", member_of=[engineering], object_id=_demo_id("group:platform")
+    )
+    support = platform.add_group(
+        contoso, "Support", member_of=[staff], object_id=_demo_id("group:support")
+    )
+    projects = platform.add_group(
+        contoso, "Projects", member_of=[staff], object_id=_demo_id("group:projects")
+    )
+    project_groups = [
+        platform.add_group(
+            contoso,
+            f"Project {number:03}",
+            member_of=[projects],
+            object_id=_demo_id(f"group:project-{number:03}"),
+        )
+        for number in range(1, DEMO_PROJECT_GROUPS + 1)
+    ]
     platform.add_user(
         contoso,
         name="Ada Lovelace",
@@ -60,6 +97,7 @@ def add_demo_directory(platform: FakeIdentityPlatform) -> None:
         given_name="Ada",
         family_name="Lovelace",
         roles=["Admin"],
+        groups=[platform_team],
         object_id=_demo_id("ada"),
     )
     platform.add_user(
@@ -67,6 +105,7 @@ def add_demo_directory(platform: FakeIdentityPlatform) -> None:
         name="Grace Hopper",
         email="grace@contoso.example",
         email_verified=None,
+        groups=[support],
         object_id=_demo_id("grace"),
     )
     platform.add_user(
@@ -83,6 +122,16 @@ def add_demo_directory(platform: FakeIdentityPlatform) -> None:
         email="charles@contoso.example",
         disabled=True,
         object_id=_demo_id("charles"),
+    )
+    platform.add_user(
+        contoso,
+        name="Dorothy Vaughan",
+        email="dorothy@contoso.example",
+        given_name="Dorothy",
+        family_name="Vaughan",
+        groups=[platform_team, *project_groups],
+        directory_roles=["Global Reader"],
+        object_id=_demo_id("dorothy"),
     )
     platform.add_user(
         fabrikam,
@@ -105,6 +154,7 @@ def state_document(platform: FakeIdentityPlatform, client_id: str) -> dict[str, 
     return {
         "base_url": platform.base_url,
         "browser_base_url": platform.browser_base_url,
+        "graph_url": platform.graph_url,
         "ca_bundle": platform.ca_bundle,
         "client_id": client_id,
         "redirect_uris": list(app.redirect_uris),
@@ -119,19 +169,35 @@ def state_document(platform: FakeIdentityPlatform, client_id: str) -> dict[str, 
             }
             for tenant in platform.tenants
         ],
-        "users": [
+        "groups": [
             {
-                "name": user.name,
-                "email": user.email,
-                "preferred_username": user.preferred_username,
-                "object_id": user.object_id,
-                "tenant_id": user.tenant_id,
-                "guest": user.guest,
-                "disabled": user.disabled,
-                "email_verified": user.email_verified,
+                "name": group.name,
+                "object_id": group.object_id,
+                "tenant_id": group.tenant_id,
+                "member_of": list(group.member_of),
             }
-            for user in platform.users
+            for group in platform.groups
         ],
+        "users": [_user_entry(platform, user) for user in platform.users],
+    }
+
+
+def _user_entry(platform: FakeIdentityPlatform, user: FakeUser) -> dict[str, object]:
+    groups = platform.transitive_group_ids(user)
+    return {
+        "name": user.name,
+        "email": user.email,
+        "preferred_username": user.preferred_username,
+        "object_id": user.object_id,
+        "tenant_id": user.tenant_id,
+        "guest": user.guest,
+        "disabled": user.disabled,
+        "email_verified": user.email_verified,
+        "roles": list(user.roles),
+        "groups": list(groups),
+        "directory_roles": list(user.directory_roles),
+        # The id_token's groups claim is replaced by an overage indicator past the limit.
+        "group_overage": len(groups) > platform.group_overage_limit,
     }
 
 
@@ -164,7 +230,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--client-secret", required=True)
     serve.add_argument("--redirect-uri", action="append", required=True, help="repeat for several")
     serve.add_argument("--front-channel-logout-url")
-    serve.add_argument("--demo", action="store_true", help="add the demo tenants and users")
+    serve.add_argument("--demo", action="store_true", help="add the demo tenants, groups and users")
     serve.add_argument("--state-file", type=Path, help="write base URL, ids and users as JSON")
     return parser
 

@@ -1,17 +1,17 @@
-"""The directory objects of the fake identity platform: tenants, users and app registrations.
+"""The directory objects of the fake identity platform: tenants, groups, users and apps.
 
 They are plain dataclasses created through :class:`~sso_api.testing.FakeIdentityPlatform`
-(``add_tenant``, ``add_user``, ``register_app``), which fills in identifiers the way
-Entra does. Users and apps are mutable on purpose: a test may disable a user or add a
-redirect URI between two sign-ins, and the platform reads the current values on every
-request.
+(``add_tenant``, ``add_group``, ``add_user``, ``register_app``), which fills in
+identifiers the way Entra does. Groups, users and apps are mutable on purpose: a test may
+disable a user, move a group or add a redirect URI between two sign-ins, and the platform
+reads the current values on every request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["FakeApp", "FakeTenant", "FakeUser"]
+__all__ = ["FakeApp", "FakeGroup", "FakeTenant", "FakeUser"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,22 @@ class FakeTenant:
 
 
 @dataclass
+class FakeGroup:
+    """A security group in one tenant's directory.
+
+    ``member_of`` holds the object ids of the groups this group is itself a member of
+    (nesting). A user's ``groups`` claim, and Graph's ``transitiveMemberOf``, list the
+    groups the user is in directly and every group reachable from them through
+    ``member_of``, as Entra does for security groups.
+    """
+
+    object_id: str
+    tenant_id: str
+    name: str
+    member_of: tuple[str, ...] = ()
+
+
+@dataclass
 class FakeUser:
     """A user object in one tenant's directory.
 
@@ -40,6 +56,12 @@ class FakeUser:
 
     ``email_verified`` feeds the ``xms_edov`` claim: ``True``/``False`` set it, ``None``
     leaves the claim out, which is what tenants that do not emit it look like.
+
+    ``roles`` are app role values (the ``roles`` claim). ``groups`` are the object ids of
+    the groups the user is a direct member of: :class:`FakeGroup` ids, whose nesting
+    the platform follows, or any other string, taken as a group without nesting.
+    ``directory_roles`` are names of Entra directory roles (``"Global Reader"``), which
+    only Graph's membership lists show, as ``#microsoft.graph.directoryRole``.
     """
 
     object_id: str
@@ -55,6 +77,7 @@ class FakeUser:
     preferred_username: str
     roles: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+    directory_roles: tuple[str, ...] = ()
 
 
 @dataclass

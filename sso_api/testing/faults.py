@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
-__all__ = ["Faults", "SigningFault"]
+__all__ = ["Faults", "MalformedGraphAnswer", "OverageClaim", "SigningFault"]
 
 #: How id_tokens are signed while the fault is set:
 #:
@@ -27,6 +27,24 @@ __all__ = ["Faults", "SigningFault"]
 SigningFault = Literal[
     "valid", "wrong_key", "unknown_kid", "alg_none", "hs256", "hs256_client_secret"
 ]
+
+#: How an id_token says that the user is in more groups than it can carry:
+#:
+#: - ``"claim_sources"``: ``_claim_names`` and ``_claim_sources`` naming Graph's
+#:   ``getMemberObjects`` for the user (Entra's usual form).
+#: - ``"hasgroups"``: ``hasgroups: true`` (what Entra sends where a token must stay
+#:   short, the implicit flow for example).
+OverageClaim = Literal["claim_sources", "hasgroups"]
+
+#: How a faulted Graph answer is malformed:
+#:
+#: - ``"not_json"``: an HTML page, served as ``text/html``.
+#: - ``"no_value"``: a JSON object without ``value``.
+#: - ``"value_not_list"``: ``value`` is an object (the members keyed by id), not a list.
+#: - ``"foreign_next_link"``: the genuine page, but its ``@odata.nextLink`` names another
+#:   host (the fake itself under another of its names: ``localhost`` for ``127.0.0.1``
+#:   and the other way round), so a client that follows it shows in the request log.
+MalformedGraphAnswer = Literal["not_json", "no_value", "value_not_list", "foreign_next_link"]
 
 
 @dataclass
@@ -66,6 +84,24 @@ class Faults:
     #: Answer the OpenID configuration endpoint with this status.
     metadata_status: int | None = None
 
+    #: How id_tokens signal group overage; see :data:`OverageClaim`.
+    overage_claim: OverageClaim = "claim_sources"
+
+    #: Answer Microsoft Graph with this status and a Graph-shaped error body (429 and
+    #: 503 as throttling and unavailability). Checked before the caller's token.
+    graph_status: int | None = None
+    #: Seconds for the ``Retry-After`` header of faulted Graph answers (None: no header).
+    graph_retry_after: int | None = None
+    #: Seconds to wait before answering Graph (to exercise client timeouts); the request
+    #: is processed normally afterwards.
+    graph_delay: float = 0.0
+    #: Answer Graph with a malformed page (after checking the token), with
+    #: :attr:`graph_status` or 200; see :data:`MalformedGraphAnswer`.
+    graph_malformed: MalformedGraphAnswer | None = None
+    #: Apply the Graph faults only to this page of a paged answer (1 is the first, the
+    #: request without ``$skiptoken``); None: to every Graph request.
+    graph_fault_page: int | None = None
+
     #: Show a consent page after the user is chosen, for every app.
     require_consent: bool = False
 
@@ -89,6 +125,15 @@ class Faults:
             self.token_endpoint_status is not None
             or self.token_endpoint_body is not None
             or self.token_endpoint_delay > 0
+        )
+
+    def graph_faulted(self, page: int) -> bool:
+        """Whether any Graph switch applies to page ``page`` (1-based) of an answer."""
+        targeted = self.graph_fault_page is None or self.graph_fault_page == page
+        return targeted and (
+            self.graph_status is not None
+            or self.graph_malformed is not None
+            or self.graph_delay > 0
         )
 
     def clear_token_endpoint_faults(self) -> None:

@@ -12,6 +12,11 @@ is Entra's, where ``{tenant}`` is a tenant id, a tenant domain, ``common`` or
 - ``POST /{tenant}/oauth2/v2.0/token``: authorization code and refresh token grants;
 - ``GET|POST /{tenant}/oauth2/v2.0/logout``: ends the session, front-channel logout.
 
+Under ``/graph`` it also plays Microsoft Graph for what an app asks on group overage
+(``GET /graph/v1.0/me/transitiveMemberOf``, ``POST
+/graph/v1.0/users/{id}/getMemberObjects``; see :mod:`sso_api.testing.graph`), for
+callers holding an access token the platform issued.
+
 On request (``browser_port``), the two endpoints a person's browser is sent to, authorize
 and logout, are also served over plain HTTP on a second loopback port, and the discovery
 documents name those addresses. A browser then signs in without a certificate warning,
@@ -41,21 +46,26 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Literal
 from urllib.parse import unquote, urlencode, urlsplit
 
+from . import graph
 from .browser import AuthorizationResponse, drive_authorization
 from .certificates import ensure_certificates
 from .claims import (
+    GRAPH_APP_ID,
+    GROUP_OVERAGE_LIMIT,
     TOKEN_LIFETIME,
     access_token_claims,
     client_info,
+    group_membership_claims,
     id_token_claims,
     object_id_from_login_hint,
 )
-from .directory import FakeApp, FakeTenant, FakeUser
+from .directory import FakeApp, FakeGroup, FakeTenant, FakeUser
 from .faults import Faults
 from .pages import (
     ACTION_FIELD,
@@ -85,6 +95,7 @@ from .signing import KeyRing
 
 __all__ = [
     "AUTHORIZATION_CODE_LIFETIME",
+    "GRAPH_PATH",
     "MULTI_TENANT_SEGMENTS",
     "SESSION_COOKIE",
     "Endpoint",
@@ -92,10 +103,12 @@ __all__ = [
     "RecordedRequest",
 ]
 
-Endpoint = Literal["metadata", "authorize", "token", "keys", "logout", "other"]
+Endpoint = Literal["metadata", "authorize", "token", "keys", "logout", "graph", "other"]
 
 #: Authority segments that stand for "any organization" rather than one tenant.
 MULTI_TENANT_SEGMENTS: tuple[str, ...] = ("common", "organizations")
+#: Where the fake's Microsoft Graph is, under the base URL (so no tenant may be "graph").
+GRAPH_PATH = "/graph"
 #: The fake's own browser-session cookie, set when a sign-in completes.
 SESSION_COOKIE = "fake_idp_session"
 #: Seconds an authorization code stays redeemable (Entra: about ten minutes).
@@ -128,8 +141,10 @@ _SECONDS = re.compile(r"[0-9]{1,9}")
 _CLAIMS_SUPPORTED = [
     "sub", "iss", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "name", "given_name",
     "family_name", "preferred_username", "email", "xms_edov", "oid", "tid", "sid", "ver",
-    "acct", "idp", "roles", "groups", "login_hint",
+    "acct", "idp", "roles", "groups", "hasgroups", "_claim_names", "_claim_sources",
+    "login_hint",
 ]  # fmt: skip
+_GRAPH_UNAUTHENTICATED = [("WWW-Authenticate", 'Bearer realm="", error="invalid_token"')]
 
 # The user's own outcomes, which go back to the app's redirect URI.
 _USER_CANCELED = EntraError("access_denied", 65004, "The user canceled the sign-in.")
@@ -233,6 +248,10 @@ class FakeIdentityPlatform:
 
     Clients must trust :attr:`ca_bundle`. Every method is safe to call from the test
     thread while the server thread serves requests.
+
+    Two settings shape the directory's answers, and tests may change them:
+    :attr:`group_overage_limit` and :attr:`graph_page_size`. :meth:`reset_faults`
+    restores both.
     """
 
     def __init__(
@@ -277,11 +296,21 @@ class FakeIdentityPlatform:
         )
         #: The misbehaviour switches; see :class:`~sso_api.testing.Faults`.
         self.faults = Faults()
+        #: A user in more groups than this (direct and nested) gets an overage indicator
+        #: instead of the ``groups`` claim (Entra: 200 in a JWT).
+        self.group_overage_limit: int = GROUP_OVERAGE_LIMIT
+        #: At most this many members on a Graph page, whatever ``$top`` asks (None:
+        #: ``$top``, or Graph's default of 100), so a few groups can fill several pages.
+        self.graph_page_size: int | None = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._state: Literal["created", "serving", "stopped"] = "created"
         self._tenants: dict[str, FakeTenant] = {}  # by lower-cased tenant id
         self._users: dict[str, FakeUser] = {}  # by object id
+        self._groups: dict[str, FakeGroup] = {}  # by lower-cased object id
+        # The uti of every access token issued: Graph serves only those.
+        self._access_token_ids: set[str] = set()
+        self._skip_tokens = graph.SkipTokens()
         self._apps: dict[str, FakeApp] = {}  # by client id
         self._codes: dict[str, _AuthorizationCode] = {}
         self._refresh_tokens: dict[str, _Grant] = {}
@@ -346,6 +375,15 @@ class FakeIdentityPlatform:
         """Path of the PEM CA certificate clients must trust to reach the platform."""
         return self._ca_bundle
 
+    @property
+    def graph_url(self) -> str:
+        """``{base_url}/graph``, the stand-in for ``https://graph.microsoft.com``.
+
+        HTTPS only, behind :attr:`ca_bundle`, even with a ``browser_port``. Use it as
+        ``MICROSOFT_SSO_GRAPH_URL``.
+        """
+        return f"{self._base_url}{GRAPH_PATH}"
+
     def authority(self, tenant: FakeTenant | str) -> str:
         """The authority URL for msal: ``{base_url}/{tenant}``.
 
@@ -361,12 +399,13 @@ class FakeIdentityPlatform:
     def add_tenant(self, name: str, domain: str, tenant_id: str | None = None) -> FakeTenant:
         """Create a tenant; ``tenant_id`` defaults to a random UUID.
 
-        Raises ``ValueError`` when the id or domain is taken or is one of the
-        multi-tenant segments.
+        Raises ``ValueError`` when the id or domain is taken, is one of the
+        multi-tenant segments, or is ``graph`` (where the fake's Graph is).
         """
         tenant_id = tenant_id or str(uuid.uuid4())
         for value in (tenant_id, domain):
-            if value.lower() in MULTI_TENANT_SEGMENTS or not value or "/" in value:
+            reserved = (*MULTI_TENANT_SEGMENTS, GRAPH_PATH.strip("/"))
+            if value.lower() in reserved or not value or "/" in value:
                 raise ValueError(f"{value!r} cannot name a tenant")
         tenant = FakeTenant(
             tenant_id=tenant_id,
@@ -380,6 +419,44 @@ class FakeIdentityPlatform:
             self._tenants[tenant_id.lower()] = tenant
         return tenant
 
+    def add_group(
+        self,
+        tenant: FakeTenant | str,
+        name: str,
+        member_of: Sequence[FakeGroup | str] = (),
+        object_id: str | None = None,
+    ) -> FakeGroup:
+        """Create a security group in ``tenant`` (a tenant, its id or its domain).
+
+        ``member_of`` are the groups (objects or object ids) this group is a member of,
+        which must exist in the same tenant. ``object_id`` defaults to a random UUID.
+        Raises ``ValueError`` for an unknown tenant, an unknown or foreign parent group,
+        or a taken object id.
+        """
+        with self._lock:
+            resource_tenant = self._find_tenant(
+                tenant.tenant_id if isinstance(tenant, FakeTenant) else tenant
+            )
+            if resource_tenant is None:
+                raise ValueError(f"no tenant {tenant!r}; add it first")
+            parents = []
+            for parent in member_of:
+                parent_id = parent.object_id if isinstance(parent, FakeGroup) else parent
+                known = self._groups.get(parent_id.lower())
+                if known is None or known.tenant_id != resource_tenant.tenant_id:
+                    raise ValueError(f"no group {parent_id!r} in tenant {resource_tenant.name!r}")
+                parents.append(known.object_id)
+            object_id = object_id or str(uuid.uuid4())
+            self._claim_object_id(object_id)
+            group = FakeGroup(
+                object_id=object_id,
+                tenant_id=resource_tenant.tenant_id,
+                name=name,
+                member_of=tuple(dict.fromkeys(parents)),
+            )
+            self._groups[object_id.lower()] = group
+        return group
+
     def add_user(
         self,
         tenant: FakeTenant | str,
@@ -392,16 +469,20 @@ class FakeIdentityPlatform:
         given_name: str | None = None,
         family_name: str | None = None,
         preferred_username: str | None = None,
-        roles: tuple[str, ...] | list[str] = (),
-        groups: tuple[str, ...] | list[str] = (),
+        roles: Sequence[str] = (),
+        groups: Sequence[FakeGroup | str] = (),
         object_id: str | None = None,
+        directory_roles: Sequence[str] = (),
     ) -> FakeUser:
         """Create a user object in ``tenant`` (a tenant, its id or its domain).
 
         ``preferred_username`` defaults to ``email``, or to a name-based address in the
         tenant's domain when there is no email. ``object_id`` defaults to a random UUID.
-        Raises ``ValueError`` for an unknown tenant, a taken object id, or a
-        ``home_tenant`` on a non-guest.
+        ``groups`` are the groups the user is a direct member of: :class:`FakeGroup`
+        objects of the same tenant, or object ids (kept as given; ids of groups the
+        platform knows bring their nesting). ``directory_roles`` are directory role
+        names, listed by Graph only. Raises ``ValueError`` for an unknown tenant, a taken
+        object id, a group of another tenant, or a ``home_tenant`` on a non-guest.
         """
         if home_tenant is not None and not guest:
             raise ValueError("home_tenant is only meaningful for guests")
@@ -411,9 +492,16 @@ class FakeIdentityPlatform:
             )
             if resource_tenant is None:
                 raise ValueError(f"no tenant {tenant!r}; add it first")
+            group_ids = []
+            for group in groups:
+                if isinstance(group, FakeGroup):
+                    if group.tenant_id != resource_tenant.tenant_id:
+                        raise ValueError(f"group {group.name!r} is not in the user's tenant")
+                    group_ids.append(group.object_id)
+                else:
+                    group_ids.append(group)
             object_id = object_id or str(uuid.uuid4())
-            if object_id in self._users:
-                raise ValueError(f"object id {object_id!r} is taken")
+            self._claim_object_id(object_id)
             user = FakeUser(
                 object_id=object_id,
                 tenant_id=resource_tenant.tenant_id,
@@ -429,10 +517,16 @@ class FakeIdentityPlatform:
                 or email
                 or f"{'.'.join(name.lower().split()) or 'user'}@{resource_tenant.domain}",
                 roles=tuple(roles),
-                groups=tuple(groups),
+                groups=tuple(dict.fromkeys(group_ids)),
+                directory_roles=tuple(directory_roles),
             )
             self._users[object_id] = user
         return user
+
+    def _claim_object_id(self, object_id: str) -> None:
+        # Caller holds the lock. Users and groups share one directory, so one id space.
+        if object_id in self._users or object_id.lower() in self._groups:
+            raise ValueError(f"object id {object_id!r} is taken")
 
     def register_app(
         self,
@@ -472,6 +566,36 @@ class FakeIdentityPlatform:
             return list(self._users.values())
 
     @property
+    def groups(self) -> list[FakeGroup]:
+        """The groups of every tenant, in the order they were added."""
+        with self._lock:
+            return list(self._groups.values())
+
+    def transitive_group_ids(self, user: FakeUser) -> tuple[str, ...]:
+        """The object ids of every group ``user`` is in, directly or through nesting.
+
+        Direct groups first, in the user's order, then the groups they are in, and so
+        on, each id once (a cycle of groups ends too). What the ``groups`` claim and
+        Graph's ``transitiveMemberOf`` carry.
+        """
+        with self._lock:
+            return self._transitive_group_ids(user)
+
+    def _transitive_group_ids(self, user: FakeUser) -> tuple[str, ...]:
+        # Caller holds the lock. Breadth first, so nearer groups come first.
+        found: dict[str, str] = {}  # lower-cased id -> id as listed
+        pending = list(user.groups)
+        while pending:
+            group_id = pending.pop(0)
+            if group_id.lower() in found:
+                continue
+            group = self._groups.get(group_id.lower())
+            found[group_id.lower()] = group.object_id if group is not None else group_id
+            if group is not None:
+                pending.extend(group.member_of)
+        return tuple(found.values())
+
+    @property
     def apps(self) -> list[FakeApp]:
         """The app registrations, in the order they were registered."""
         with self._lock:
@@ -496,9 +620,15 @@ class FakeIdentityPlatform:
             self._requests.clear()
 
     def reset_faults(self) -> None:
-        """Turn every misbehaviour switch off (in place; see :meth:`Faults.reset`)."""
+        """Turn every misbehaviour switch off (in place; see :meth:`Faults.reset`).
+
+        Also restores :attr:`group_overage_limit` (200) and :attr:`graph_page_size`
+        (None), so a test that changed them leaves the next one Entra's behaviour.
+        """
         with self._lock:
             self.faults.reset()
+            self.group_overage_limit = GROUP_OVERAGE_LIMIT
+            self.graph_page_size = None
 
     def rotate_signing_key(self, keep_old: bool = False) -> str:
         """Sign with a new key (new kid) from now on; return the new kid.
@@ -566,6 +696,8 @@ class FakeIdentityPlatform:
             response = self._serve_token(request, authority, trace)
         elif endpoint == "logout":
             response = self._serve_logout(request, authority, trace)
+        elif endpoint == "graph":
+            response = self._serve_graph(request, trace)
         else:
             response = HttpResponse(404, b"Not found.")
         # Recorded before the response leaves, so a test counting requests right after
@@ -1102,6 +1234,13 @@ class FakeIdentityPlatform:
                 )
             issuer = self._issuer_of(user)
             faults = replace(self.faults)
+            group_claims = group_membership_claims(
+                self._transitive_group_ids(user),
+                limit=self.group_overage_limit,
+                overage_claim=faults.overage_claim,
+                graph_url=self.graph_url,
+                object_id=user.object_id,
+            )
         claims = id_token_claims(
             user,
             issuer=issuer,
@@ -1110,6 +1249,7 @@ class FakeIdentityPlatform:
             nonce=grant.nonce,
             auth_time=grant.auth_time,
             now=now,
+            group_claims=group_claims,
         )
         claims.update(faults.id_token_claims_override)
         for name in faults.id_token_claims_remove:
@@ -1117,6 +1257,8 @@ class FakeIdentityPlatform:
         access_claims = access_token_claims(
             user, issuer=issuer, client_id=app.client_id, scopes=grant.scopes, now=now
         )
+        with self._lock:
+            self._access_token_ids.add(str(access_claims["uti"]))
         response: dict[str, object] = {
             "token_type": "Bearer",
             "scope": " ".join(scope for scope in grant.scopes if scope != "offline_access"),
@@ -1135,6 +1277,172 @@ class FakeIdentityPlatform:
         if with_client_info:
             response["client_info"] = client_info(user)
         return response
+
+    # -- Microsoft Graph ---------------------------------------------------------------
+
+    def _serve_graph(self, request: HttpRequest, trace: Trace) -> HttpResponse:
+        """Graph's two membership calls; anything else under ``/graph`` is a 404."""
+        segments = [unquote(segment).lower() for segment in request.path.split("/")[2:]]
+        try:
+            if segments == ["v1.0", "me", "transitivememberof"]:
+                return self._serve_transitive_member_of(request)
+            if segments[:2] == ["v1.0", "users"] and segments[3:] == ["getmemberobjects"]:
+                return self._serve_member_objects(request, segments[2])
+            raise graph.GraphError(
+                404,
+                "Request_ResourceNotFound",
+                "The fake Microsoft Graph serves /v1.0/me/transitiveMemberOf and "
+                "/v1.0/users/{id}/getMemberObjects only.",
+            )
+        except graph.GraphError as error:
+            response = self._json(error.status, graph.error_document(error, trace))
+            response.headers.extend(error.headers)
+            return response
+
+    def _serve_transitive_member_of(self, request: HttpRequest) -> HttpResponse:
+        """One page of the caller's groups (direct and nested) and directory roles."""
+        if request.method not in ("GET", "HEAD"):
+            raise _graph_method_not_allowed("GET, HEAD")
+        options = graph.query_options(request.query)
+        position = (
+            self._skip_tokens.read(options.skiptoken) if options.skiptoken is not None else None
+        )
+        page = position.page if position is not None else 1
+        applied = self._take_graph_fault(page)
+        user = self._graph_caller(request)
+        if position is not None and position.object_id != user.object_id:
+            raise graph.bad_request("The $skiptoken belongs to another user's list.")
+        members = self._directory_objects(user)
+        offset = position.offset if position is not None else 0
+        size = options.page_size(self.graph_page_size)
+        resource_url = f"{self.graph_url}/v1.0/me/transitiveMemberOf"
+        next_link = None
+        if offset + size < len(members):
+            resume = graph.SkipPosition(user.object_id, offset + size, page + 1)
+            next_link = graph.next_link(resource_url, options, self._skip_tokens.issue(resume))
+        document = graph.page_document(
+            self.graph_url, members[offset : offset + size], options.select, next_link
+        )
+        return self._graph_answer(request, document, applied)
+
+    def _serve_member_objects(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """``getMemberObjects`` of the caller itself: every membership id at once."""
+        if request.method != "POST":
+            raise _graph_method_not_allowed("POST")
+        applied = self._take_graph_fault(1)
+        user = self._graph_caller(request)
+        if object_id != user.object_id.lower():
+            raise graph.GraphError(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation: the fake lets a user "
+                "read only their own memberships.",
+            )
+        try:
+            body = json.loads(request.body)
+        except (ValueError, RecursionError) as exc:
+            raise graph.bad_request("The body must be JSON.") from exc
+        security_only = body.get("securityEnabledOnly") if isinstance(body, dict) else None
+        if not isinstance(security_only, bool):
+            raise graph.bad_request("securityEnabledOnly (true or false) is required.")
+        object_ids = [
+            member.object_id
+            for member in self._directory_objects(user)
+            if member.odata_type == graph.GROUP_TYPE or not security_only
+        ]
+        return self._graph_answer(
+            request, graph.member_objects_document(self.graph_url, object_ids), applied
+        )
+
+    def _take_graph_fault(self, page: int) -> Faults | None:
+        """The Graph switches that apply to page ``page``, or None when none does.
+
+        Waits out a delay first; raises the status fault's :class:`GraphError` when no
+        malformed answer was asked for (an outage answers before any token is read).
+        """
+        with self._lock:
+            if not self.faults.graph_faulted(page):
+                return None
+            applied = replace(self.faults)
+        if applied.graph_delay > 0:
+            # Interruptible: stop() wakes it, so a long delay never holds up shutdown.
+            self._stopped.wait(applied.graph_delay)
+        if applied.graph_status is not None and applied.graph_malformed is None:
+            error = graph.fault_error(applied.graph_status)
+            if applied.graph_retry_after is not None:
+                error.headers.append(("Retry-After", str(applied.graph_retry_after)))
+            raise error
+        return applied
+
+    def _graph_answer(
+        self, request: HttpRequest, document: dict[str, object], applied: Faults | None
+    ) -> HttpResponse:
+        """``document`` as the answer, or malformed as the applied faults say."""
+        if applied is None or applied.graph_malformed is None:
+            return self._json(200, document)
+        request_url = f"{self._base_url}{request.path}" + (
+            f"?{request.query}" if request.query else ""
+        )
+        body, content_type = graph.malformed_answer(applied.graph_malformed, document, request_url)
+        response = HttpResponse(applied.graph_status or 200, body, content_type)
+        if applied.graph_retry_after is not None:
+            response.headers.append(("Retry-After", str(applied.graph_retry_after)))
+        return response
+
+    def _graph_caller(self, request: HttpRequest) -> FakeUser:
+        """The user of the request's bearer token, an access token this platform issued.
+
+        The token must carry a published key's signature, the Graph audience and the
+        ``uti`` of a token response, and be within its lifetime on the platform's clock.
+        Raises :class:`GraphError` (401, ``InvalidAuthenticationToken``) otherwise.
+        """
+        scheme, _, token = (request.header("Authorization") or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _invalid_graph_token("Access token is empty.")
+        claims = self._keys.verified_claims(token)
+        if claims is None:
+            raise _invalid_graph_token("Access token validation failure: invalid signature.")
+        with self._lock:
+            unique_id = claims.get("uti")
+            issued = isinstance(unique_id, str) and unique_id in self._access_token_ids
+            user = self._users.get(str(claims.get("oid")))
+            issuer = self._issuer_of(user) if user is not None else None
+        if not issued or claims.get("aud") != GRAPH_APP_ID:
+            raise _invalid_graph_token(
+                "Access token validation failure: not an access token for Microsoft Graph."
+            )
+        now = self._now()
+        expires, not_before = claims.get("exp"), claims.get("nbf")
+        if not isinstance(expires, int) or not isinstance(not_before, int):
+            raise _invalid_graph_token("Access token validation failure: no lifetime.")
+        if now >= expires:
+            raise _invalid_graph_token("Lifetime validation failed, the token is expired.")
+        if now < not_before:
+            raise _invalid_graph_token("Lifetime validation failed, the token is not yet valid.")
+        if user is None or claims.get("iss") != issuer or claims.get("tid") != user.tenant_id:
+            raise _invalid_graph_token("The token's user does not exist in its tenant.")
+        return user
+
+    def _directory_objects(self, user: FakeUser) -> list[graph.DirectoryObject]:
+        """What ``user`` is a member of, as Graph lists it: groups, then directory roles."""
+        with self._lock:
+            group_ids = self._transitive_group_ids(user)
+            names = {
+                group_id: group.name if (group := self._groups.get(group_id.lower())) else None
+                for group_id in group_ids
+            }
+        members = [
+            graph.DirectoryObject(graph.GROUP_TYPE, group_id, names[group_id])
+            for group_id in group_ids
+        ]
+        members += [
+            graph.DirectoryObject(
+                graph.DIRECTORY_ROLE_TYPE, graph.directory_role_id(user.tenant_id, role), role
+            )
+            for role in dict.fromkeys(user.directory_roles)
+        ]
+        return members
 
     # -- logout ----------------------------------------------------------------------
 
@@ -1197,6 +1505,8 @@ class FakeIdentityPlatform:
 
 def _route(path: str) -> tuple[Endpoint, str]:
     """(endpoint, tenant segment) of a request path; ("other", "") when unknown."""
+    if path == GRAPH_PATH or path.startswith(f"{GRAPH_PATH}/"):
+        return "graph", ""
     segments = path.split("/")
     if len(segments) < 3 or segments[0] != "":
         return "other", ""
@@ -1213,6 +1523,15 @@ def _post_logout_target(params: dict[str, str]) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     return with_query(target, {"state": params["state"]}) if "state" in params else target
+
+
+def _invalid_graph_token(message: str) -> graph.GraphError:
+    return graph.GraphError(401, "InvalidAuthenticationToken", message, _GRAPH_UNAUTHENTICATED)
+
+
+def _graph_method_not_allowed(allowed: str) -> graph.GraphError:
+    message = f"The method is not allowed here; use {allowed}."
+    return graph.GraphError(405, "Request_BadRequest", message, [("Allow", allowed)])
 
 
 def _unknown_client(client_id: str) -> EntraError:

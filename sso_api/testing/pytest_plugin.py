@@ -7,17 +7,22 @@ any test suite that has ``sso_api`` and pytest-django. All of them start with ``
 ``sso_tenant``             (session) a tenant, "Contoso" (``contoso.example``)
 ``sso_make_tenant``        (session) factory: ``sso_make_tenant(name, domain=None)``
 ``sso_make_user``          factory: ``sso_make_user(name=..., email=..., tenant=...,
-                           email_verified=True, guest=False, disabled=False, roles=(),
-                           groups=())``; unique defaults for everything
+                           roles=(), groups=(), email_verified=True, guest=False,
+                           disabled=False)``; unique defaults for everything; ``groups``
+                           are ``FakeGroup`` objects or group object ids
+``sso_make_group``         factory: ``sso_make_group(name=..., tenant=..., member_of=())``:
+                           a security group, nested in the ``member_of`` groups
 ``sso_app``                an app registration with redirect URIs for the test client
 ``sso_settings``           the project's settings pointed at the platform as an app
-                           registered for ``sso_tenant`` (needs pytest-django)
+                           registered for ``sso_tenant``, and at its Microsoft Graph
+                           (needs pytest-django)
 ``sso_driver``             a :class:`~sso_api.testing.client.SignInDriver`, step by step
 ``sso_sign_in``            the whole sign-in in one call: ``sso_sign_in(user)`` returns
                            the JSON of ``/token/`` (``access``, ``refresh``, ``user``)
 
-Misbehaviour switches are ``sso_identity_platform.faults`` (reset after every test that
-uses ``sso_settings``). The API is expected at ``/api/sso/``; set the ``sso_api_prefix``
+Misbehaviour switches are ``sso_identity_platform.faults``; they are reset after every
+test that uses ``sso_settings``, and so are the platform's ``group_overage_limit`` and
+``graph_page_size``. The API is expected at ``/api/sso/``; set the ``sso_api_prefix``
 ini option (or override the ``sso_api_prefix`` fixture) when it is mounted elsewhere. The
 plugin also silences msal's advice to use form_post, so a suite run with
 ``filterwarnings = error`` passes.
@@ -26,12 +31,12 @@ plugin also silences msal's advice to use form_post, so a suite run with
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sso_api.testing.directory import FakeApp, FakeTenant, FakeUser
+from sso_api.testing.directory import FakeApp, FakeGroup, FakeTenant, FakeUser
 from sso_api.testing.identity_platform import FakeIdentityPlatform
 
 if TYPE_CHECKING:
@@ -91,22 +96,48 @@ def sso_tenant(sso_make_tenant: Callable[..., FakeTenant]) -> FakeTenant:
 def sso_make_user(
     sso_identity_platform: FakeIdentityPlatform, sso_tenant: FakeTenant
 ) -> Callable[..., FakeUser]:
-    """Create users, in ``sso_tenant`` unless ``tenant`` is given, with a verified email."""
+    """Create users, in ``sso_tenant`` unless ``tenant`` is given, with a verified email.
+
+    ``roles`` are app role values; ``groups`` the user's direct groups, as
+    :class:`FakeGroup` objects (from ``sso_make_group``) or object ids.
+    """
 
     def make_user(
         name: str | None = None,
         *,
         email: str | None = None,
         tenant: FakeTenant | None = None,
+        roles: Sequence[str] = (),
+        groups: Sequence[FakeGroup | str] = (),
         **options: Any,
     ) -> FakeUser:
         number = next(_numbers)
         tenant = tenant or sso_tenant
         name = name or f"Test User {number}"
         email = email or f"user{number}@{tenant.domain}"
-        return sso_identity_platform.add_user(tenant, name=name, email=email, **options)
+        return sso_identity_platform.add_user(
+            tenant, name=name, email=email, roles=roles, groups=groups, **options
+        )
 
     return make_user
+
+
+@pytest.fixture
+def sso_make_group(
+    sso_identity_platform: FakeIdentityPlatform, sso_tenant: FakeTenant
+) -> Callable[..., FakeGroup]:
+    """Create security groups, in ``sso_tenant`` unless ``tenant`` is given."""
+
+    def make_group(
+        name: str | None = None,
+        *,
+        tenant: FakeTenant | None = None,
+        member_of: Sequence[FakeGroup | str] = (),
+    ) -> FakeGroup:
+        name = name or f"Test Group {next(_numbers)}"
+        return sso_identity_platform.add_group(tenant or sso_tenant, name, member_of=member_of)
+
+    return make_group
 
 
 @pytest.fixture
@@ -132,10 +163,11 @@ def sso_settings(
     sso_tenant: FakeTenant,
     sso_app: FakeApp,
 ) -> Iterator[Any]:
-    """Point ``MICROSOFT_SSO_*`` at the fake platform; everyone may sign in.
+    """Point ``MICROSOFT_SSO_*`` at the fake platform and its Graph; everyone may sign in.
 
     Returns pytest-django's ``settings``, so a test can change more (for example
-    ``sso_settings.MICROSOFT_SSO_ALLOWED_TENANTS``). Faults are reset afterwards.
+    ``sso_settings.MICROSOFT_SSO_ALLOWED_TENANTS``). Faults are reset afterwards, and
+    so are the platform's ``group_overage_limit`` and ``graph_page_size``.
     """
     from sso_api.entra.client import clear_clients
 
@@ -146,6 +178,7 @@ def sso_settings(
     settings.MICROSOFT_SSO_TENANT_ID = sso_tenant.tenant_id
     settings.MICROSOFT_SSO_AUTHORITY = sso_identity_platform.authority(sso_tenant)
     settings.MICROSOFT_SSO_CA_BUNDLE = sso_identity_platform.ca_bundle
+    settings.MICROSOFT_SSO_GRAPH_URL = sso_identity_platform.graph_url
     settings.MICROSOFT_SSO_HTTP_TIMEOUT = 5.0
     settings.MICROSOFT_SSO_ALLOWABLE_DOMAINS = ["*"]
     yield settings

@@ -1,0 +1,494 @@
+"""Authorization from Entra: app roles and groups become Django groups, flags and roles."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connections
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
+
+from sso_api.authentication import AccessTokenAuthentication
+from sso_api.models import EntraGroupMembership
+from sso_api.permissions import HasAppRole
+from sso_api.testing import FakeIdentityPlatform, FakeTenant, FakeUser
+from sso_api.testing.client import SignInDriver
+
+pytestmark = pytest.mark.django_db
+User = get_user_model()
+
+READERS = str(uuid.UUID(int=0xA11CE))
+WRITERS = str(uuid.UUID(int=0xB0B))
+
+
+@pytest.fixture
+def person(identity_platform: FakeIdentityPlatform, contoso: FakeTenant) -> FakeUser:
+    """A Contoso member with a verified email and, to begin with, no roles or groups."""
+    return identity_platform.add_user(
+        contoso,
+        name="Rita Roles",
+        email=f"rita-{uuid.uuid4().hex[:8]}@contoso.example",
+        email_verified=True,
+    )
+
+
+def group_names(user: Any) -> set[str]:
+    return set(user.groups.values_list("name", flat=True))
+
+
+def signed_in_user(browser: SignInDriver, person: FakeUser) -> Any:
+    body = browser.signed_in(person)
+    return User.objects.get(pk=body["user"]["id"])
+
+
+# --- Sync at every sign-in ----------------------------------------------------------------
+
+
+def test_mapped_groups_are_gained_and_lost_across_sign_ins(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Reports.Read": "Readers", WRITERS: "Writers"}
+    person.roles = ("Reports.Read",)
+    person.groups = (WRITERS,)
+    user = signed_in_user(browser, person)
+    assert group_names(user) == {"Readers", "Writers"}
+
+    person.roles = ()
+    user = signed_in_user(browser, person)
+
+    assert group_names(user) == {"Writers"}
+    assert set(EntraGroupMembership.objects.values_list("group__name", flat=True)) == {"Writers"}
+
+
+def test_a_membership_given_by_hand_is_never_touched(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Editor": ["Editors", "Staff room"]}
+    user = signed_in_user(browser, person)
+    by_hand = [Group.objects.create(name="Auditors"), Group.objects.create(name="Editors")]
+    user.groups.add(*by_hand)
+
+    person.roles = ("Editor",)
+    assert group_names(signed_in_user(browser, person)) == {"Auditors", "Editors", "Staff room"}
+    person.roles = ()
+    user = signed_in_user(browser, person)
+
+    # Editors was held by hand before Entra granted it too: it stays, as does Auditors.
+    assert group_names(user) == {"Auditors", "Editors"}
+
+
+def test_several_keys_may_grant_one_group_and_one_key_several(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {
+        "Admin": ["Operators", "Auditors"],
+        READERS: "Operators",
+        "Support": "Operators",
+    }
+    person.roles = ("Support",)
+    person.groups = (READERS,)
+    assert group_names(signed_in_user(browser, person)) == {"Operators"}
+
+    person.roles = ("Admin",)
+    person.groups = ()
+    assert group_names(signed_in_user(browser, person)) == {"Operators", "Auditors"}
+
+    person.roles = ()
+    assert group_names(signed_in_user(browser, person)) == set()
+
+
+def test_group_object_ids_match_in_any_case(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {READERS.upper(): "Readers"}
+    person.groups = (READERS,)
+    assert group_names(signed_in_user(browser, person)) == {"Readers"}
+
+
+def test_app_role_values_match_exactly(browser: SignInDriver, person: FakeUser, sso: Any) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"admin": "Admins"}
+    person.roles = ("Admin",)
+    assert group_names(signed_in_user(browser, person)) == set()
+
+
+def test_mirrored_roles_become_groups_of_the_same_name_and_go_with_them(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_MIRROR_ROLES = True
+    person.roles = ("Admin", "Reports.Read")
+    assert group_names(signed_in_user(browser, person)) == {"Admin", "Reports.Read"}
+
+    person.roles = ("Reports.Read",)
+    assert group_names(signed_in_user(browser, person)) == {"Reports.Read"}
+
+
+@pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
+def test_a_flag_the_map_names_is_owned_by_entra(
+    browser: SignInDriver, person: FakeUser, sso: Any, flag: str
+) -> None:
+    sso.MICROSOFT_SSO_FLAG_MAP = {flag: ["Admin", WRITERS]}
+    person.groups = (WRITERS,)
+    assert getattr(signed_in_user(browser, person), flag) is True
+
+    person.groups = ()
+    user = signed_in_user(browser, person)
+    assert getattr(user, flag) is False
+
+    # Set by hand, it is cleared again at the next sign-in: Entra owns it.
+    User.objects.filter(pk=user.pk).update(**{flag: True})
+    assert getattr(signed_in_user(browser, person), flag) is False
+
+
+def test_superuser_by_the_map_is_staff_too(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_FLAG_MAP = {"is_superuser": ["Admin"], "is_staff": []}
+    person.roles = ("Admin",)
+    user = signed_in_user(browser, person)
+    assert (user.is_superuser, user.is_staff) == (True, True)
+
+
+def test_the_lists_still_grant_an_owned_flag(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_FLAG_MAP = {"is_staff": ["Support"]}
+    sso.MICROSOFT_SSO_STAFF_LIST = [person.email]
+    assert signed_in_user(browser, person).is_staff is True
+
+
+def test_a_flag_the_map_does_not_name_is_never_cleared(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_FLAG_MAP = {"is_superuser": ["Admin"]}
+    user = signed_in_user(browser, person)
+    User.objects.filter(pk=user.pk).update(is_staff=True)
+    assert signed_in_user(browser, person).is_staff is True
+
+
+def test_a_refused_sign_in_leaves_memberships_and_flags_as_they_were(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Admin": "Admins", "Reports.Read": "Readers"}
+    sso.MICROSOFT_SSO_FLAG_MAP = {"is_staff": ["Admin"]}
+    person.roles = ("Admin",)
+    user = signed_in_user(browser, person)
+
+    def refuse(*args: Any) -> None:
+        raise RuntimeError("the project's own hook fails")
+
+    sso.MICROSOFT_SSO_PRE_LOGIN_CALLBACK = refuse
+    person.roles = ("Reports.Read",)
+    attempt = browser.sign_in(person)
+
+    assert attempt.error == "login_refused"
+    user.refresh_from_db()
+    assert group_names(user) == {"Admins"}
+    assert user.is_staff is True
+    assert not Group.objects.filter(name="Readers").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_sign_ins_create_one_user_with_each_group_once(
+    sso: Any, identity_platform: FakeIdentityPlatform, contoso: FakeTenant
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Admin": ["Admins", "Everyone"], READERS: "Readers"}
+    person = identity_platform.add_user(
+        contoso,
+        name="Rush Roles",
+        email="rush.roles@contoso.example",
+        email_verified=True,
+        roles=["Admin"],
+        groups=[READERS],
+    )
+    browsers = [SignInDriver(identity_platform) for _ in range(12)]
+    answers = []
+    for each in browsers:
+        started = each.start(next="/").json()
+        answers.append(identity_platform.authorize(started["authorization_url"], user=person))
+    barrier = threading.Barrier(len(browsers))
+
+    def deliver(index: int) -> str:
+        try:
+            barrier.wait()
+            return str(browsers[index].deliver(answers[index])["Location"])
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(browsers)) as pool:
+        locations = list(pool.map(deliver, range(len(browsers))))
+
+    assert all("sso_code=" in location for location in locations), locations
+    user = User.objects.get()
+    assert group_names(user) == {"Admins", "Everyone", "Readers"}
+    assert EntraGroupMembership.objects.count() == 3
+    assert Group.objects.filter(name__in=["Admins", "Everyone", "Readers"]).count() == 3
+
+
+def test_no_map_means_no_group_is_touched(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    user = signed_in_user(browser, person)
+    user.groups.add(Group.objects.create(name="Manual"))
+    person.roles = ("Admin",)
+    assert group_names(signed_in_user(browser, person)) == {"Manual"}
+
+
+def test_a_sign_in_without_overage_makes_exactly_one_outbound_call(
+    browser: SignInDriver, person: FakeUser, sso: Any, identity_platform: FakeIdentityPlatform
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {READERS: "Readers"}
+    person.groups = (READERS,)
+    browser.signed_in(person)  # discovery and keys are fetched once per process
+    identity_platform.clear_requests()
+
+    browser.signed_in(person)
+
+    assert identity_platform.count("token") == 1
+    assert identity_platform.count("graph") == 0
+    assert identity_platform.count("metadata") + identity_platform.count("keys") == 0
+
+
+# --- Using it: the access token, /me/ and the permission ----------------------------------
+
+
+def me(client: Client, access: str) -> Any:
+    return client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {access}").json()
+
+
+def test_the_access_token_carries_the_roles_also_after_a_refresh(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Admin": "Admins"}
+    person.roles = ("Admin", "Reports.Read")
+    tokens = browser.signed_in(person)
+    claims = jwt.decode(tokens["access"], options={"verify_signature": False})
+    assert claims["roles"] == ["Admin", "Reports.Read"]
+    assert tokens["user"]["roles"] == ["Admin", "Reports.Read"]
+    assert tokens["user"]["groups"] == ["Admins"]
+
+    refreshed = browser.client.post(
+        "/api/sso/token/refresh/", {"refresh": tokens["refresh"]}, content_type="application/json"
+    ).json()
+
+    body = me(browser.client, refreshed["access"])
+    assert body["roles"] == ["Admin", "Reports.Read"]
+    assert body["groups"] == ["Admins"]
+
+
+class ReportsView(APIView):
+    authentication_classes = (AccessTokenAuthentication,)
+    permission_classes = (HasAppRole,)
+    required_app_roles: tuple[str, ...] = ("Reports.Read",)
+
+    def get(self, request: Any) -> Response:
+        return Response({"ok": True})
+
+
+class AdminOrEditorView(ReportsView):
+    permission_classes = (HasAppRole.any_of("Admin", "Editor"),)
+
+
+def call(view: type[APIView], access: str | None) -> Response:
+    headers = {"Authorization": f"Bearer {access}"} if access else {}
+    request = APIRequestFactory().get("/reports/", headers=headers)
+    response: Response = view.as_view()(request)
+    return response
+
+
+@pytest.mark.parametrize(
+    ("roles", "view", "allowed"),
+    [
+        (("Reports.Read",), ReportsView, True),
+        (("Reports.Read", "Admin"), ReportsView, True),
+        (("Admin",), ReportsView, False),
+        ((), ReportsView, False),
+        (("Editor",), AdminOrEditorView, True),
+        (("Reports.Read",), AdminOrEditorView, False),
+    ],
+)
+def test_the_app_role_permission_decides_from_the_token_alone(
+    browser: SignInDriver,
+    person: FakeUser,
+    roles: tuple[str, ...],
+    view: type[APIView],
+    allowed: bool,
+    django_assert_num_queries: Any,
+) -> None:
+    person.roles = roles
+    access = browser.signed_in(person)["access"]
+
+    with django_assert_num_queries(0):
+        response = call(view, access)
+
+    if allowed:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 403
+        assert response.data == {
+            "detail": "Your account does not hold the app role this requires.",
+            "code": "app_role_required",
+        }
+
+
+def test_the_app_role_permission_asks_for_a_token_first() -> None:
+    assert call(ReportsView, None).status_code == 401
+
+
+def test_a_view_without_required_roles_is_a_configuration_error(
+    browser: SignInDriver, person: FakeUser
+) -> None:
+    class Forgotten(ReportsView):
+        required_app_roles = ()
+
+    access = browser.signed_in(person)["access"]
+    with pytest.raises(Exception, match="required_app_roles"):
+        call(Forgotten, access)
+
+
+def test_me_makes_no_query_with_roles_and_groups(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_MIRROR_ROLES = True
+    person.roles = ("Admin",)
+    access = browser.signed_in(person)["access"]
+    with CaptureQueriesContext(connections["default"]) as queries:
+        body = me(browser.client, access)
+    assert len(queries) == 0
+    assert (body["roles"], body["groups"]) == (["Admin"], ["Admin"])
+
+
+def test_the_schema_documents_the_app_role_permissions_errors() -> None:
+    import yaml
+
+    committed = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
+    operation = yaml.safe_load(committed.read_text())["paths"]["/api/example/admin-report/"]
+    responses = operation["get"]["responses"]
+    assert set(responses) == {"200", "401", "403"}
+    assert "`app_role_required`" in responses["403"]["description"]
+
+
+# --- Group overage --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nested(identity_platform: FakeIdentityPlatform, contoso: FakeTenant) -> dict[str, Any]:
+    """Staff > Engineering > Platform, and five project groups: a member of Platform and
+    the projects holds eight groups, transitively."""
+    staff = identity_platform.add_group(contoso, "Staff")
+    engineering = identity_platform.add_group(contoso, "Engineering", member_of=[staff])
+    platform_team = identity_platform.add_group(contoso, "Platform", member_of=[engineering])
+    projects = [identity_platform.add_group(contoso, f"Project {n}") for n in range(5)]
+    return {
+        "staff": staff,
+        "engineering": engineering,
+        "platform": platform_team,
+        "projects": projects,
+    }
+
+
+@pytest.fixture
+def in_overage(
+    person: FakeUser, nested: dict[str, Any], identity_platform: FakeIdentityPlatform, sso: Any
+) -> FakeUser:
+    """``person`` in more groups than the platform puts in a token (the limit lowered to 4),
+    with Graph answering two groups a page."""
+    person.groups = (nested["platform"].object_id, *(p.object_id for p in nested["projects"]))
+    identity_platform.group_overage_limit = 4
+    identity_platform.graph_page_size = 2
+    sso.MICROSOFT_SSO_GROUP_MAP = {
+        nested["staff"].object_id: "Staff",
+        nested["platform"].object_id: "Platform",
+        "Admin": "Admins",
+    }
+    sso.MICROSOFT_SSO_FLAG_MAP = {"is_staff": [nested["engineering"].object_id]}
+    sso.MICROSOFT_SSO_SCOPES = ["email", "User.Read"]
+    return person
+
+
+@pytest.mark.parametrize("overage_claim", ["claim_sources", "hasgroups"])
+def test_overage_resolves_nested_groups_through_every_graph_page(
+    browser: SignInDriver,
+    in_overage: FakeUser,
+    identity_platform: FakeIdentityPlatform,
+    overage_claim: str,
+) -> None:
+    identity_platform.faults.overage_claim = overage_claim
+    identity_platform.clear_requests()
+
+    user = signed_in_user(browser, in_overage)
+
+    assert group_names(user) == {"Staff", "Platform"}
+    assert user.is_staff is True
+    # Eight groups, two a page: four pages, one sign-in.
+    assert identity_platform.count("graph") == 4
+    assert identity_platform.count("token") == 1
+
+
+def test_without_a_group_id_in_the_maps_overage_costs_no_graph_call(
+    browser: SignInDriver, in_overage: FakeUser, identity_platform: FakeIdentityPlatform, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Admin": "Admins"}
+    sso.MICROSOFT_SSO_FLAG_MAP = {}
+    in_overage.roles = ("Admin",)
+    identity_platform.clear_requests()
+
+    assert group_names(signed_in_user(browser, in_overage)) == {"Admins"}
+    assert identity_platform.count("graph") == 0
+
+
+GRAPH_FAULTS = [
+    {"graph_status": 503},
+    {"graph_status": 500},
+    {"graph_status": 429, "graph_retry_after": 30},
+    {"graph_delay": 3.0},
+    {"graph_malformed": "not_json"},
+    {"graph_malformed": "no_value"},
+    {"graph_malformed": "value_not_list"},
+    {"graph_malformed": "foreign_next_link"},
+    {"graph_fault_page": 3, "graph_status": 503},
+]
+
+
+@pytest.mark.parametrize(
+    "fault", GRAPH_FAULTS, ids=lambda fault: "-".join(map(str, fault.values()))
+)
+def test_a_failing_graph_refuses_the_sign_in_and_changes_nothing(
+    browser: SignInDriver,
+    in_overage: FakeUser,
+    identity_platform: FakeIdentityPlatform,
+    nested: dict[str, Any],
+    fault: dict[str, Any],
+) -> None:
+    # A first sign-in within the limit: Platform and Staff granted, staff flag set.
+    in_overage.groups = (nested["platform"].object_id,)
+    user = signed_in_user(browser, in_overage)
+    assert group_names(user) == {"Staff", "Platform"}
+    in_overage.groups = (nested["platform"].object_id, *(p.object_id for p in nested["projects"]))
+    for name, value in fault.items():
+        setattr(identity_platform.faults, name, value)
+
+    attempt = browser.sign_in(in_overage)
+
+    assert attempt.error == "groups_unavailable"
+    user.refresh_from_db()
+    assert group_names(user) == {"Staff", "Platform"}
+    assert user.is_staff is True
+
+
+def test_a_failing_graph_creates_no_user(
+    browser: SignInDriver, in_overage: FakeUser, identity_platform: FakeIdentityPlatform
+) -> None:
+    identity_platform.faults.graph_status = 503
+    assert browser.sign_in(in_overage).error == "groups_unavailable"
+    assert not User.objects.exists()
