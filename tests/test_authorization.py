@@ -6,7 +6,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 import pytest
@@ -421,7 +421,7 @@ def test_overage_resolves_nested_groups_through_every_graph_page(
     browser: SignInDriver,
     in_overage: FakeUser,
     identity_platform: FakeIdentityPlatform,
-    overage_claim: str,
+    overage_claim: Literal["claim_sources", "hasgroups"],
 ) -> None:
     identity_platform.faults.overage_claim = overage_claim
     identity_platform.clear_requests()
