@@ -369,7 +369,9 @@ def sign_in(
         _apply_user_data(user, claims, conf, email, created)
         if not user.is_active:
             raise UserInactive()
-        _sync_groups(user, entra_group_names(claims, conf))
+        if conf.group_map or conf.mirror_roles:
+            # Without a map nothing is granted, and nothing granted before is touched.
+            _sync_groups(user, entra_group_names(claims, conf))
         identity.last_login_at = timezone.now()
         identity.roles = list(claims.roles)
         identity.save(update_fields=["last_login_at", "roles_json"])

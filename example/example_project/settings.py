@@ -15,10 +15,12 @@ these settings raise ``ImproperlyConfigured``: the project refuses to start. The
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +30,23 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 def _env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _env_json_object(name: str) -> dict[str, Any]:
+    """The JSON object in environment variable ``name``; ``{}`` when it is unset or empty.
+
+    Raises ``ImproperlyConfigured`` when the value is not a JSON object.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object, not {type(value).__name__}.")
+    return value
 
 
 # --- Debug mode and secrets ---------------------------------------------------------------
@@ -241,6 +260,10 @@ MICROSOFT_SSO_CLIENT_SECRET = os.environ.get("MICROSOFT_SSO_CLIENT_SECRET", "")
 MICROSOFT_SSO_TENANT_ID = os.environ.get("MICROSOFT_SSO_TENANT_ID", "")
 MICROSOFT_SSO_AUTHORITY = os.environ.get("MICROSOFT_SSO_AUTHORITY") or None
 MICROSOFT_SSO_CA_BUNDLE = os.environ.get("MICROSOFT_SSO_CA_BUNDLE") or None
+# User.Read lets the API list a user's groups in Microsoft Graph with the sign-in's access
+# token, which it does only when the user is in too many groups for the token (overage);
+# sso.W014 warns when group ids are mapped without such a permission.
+MICROSOFT_SSO_SCOPES = _env_list("MICROSOFT_SSO_SCOPES", "email,User.Read")
 MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK = (
     os.environ.get("MICROSOFT_SSO_RESPONSE_MODE", "form_post") == "form_post"
 )
@@ -259,6 +282,19 @@ MICROSOFT_SSO_LOGOUT_REDIRECT_PATH = os.environ.get("MICROSOFT_SSO_LOGOUT_REDIRE
 # Where a browser goes with sso_error when no valid flow names a destination (expired or
 # replayed sign-ins): the SPA, which explains the error.
 MICROSOFT_SSO_LOGIN_FAILED_URL = SPA_ORIGINS[0] + "/" if SPA_ORIGINS else "/"
+
+# --- Authorization from Entra ----------------------------------------------------------
+# Every app role a user holds becomes a Django group of that name, kept in sync at each
+# sign-in; "0" turns it off. Each tenant's administrators assign the app's roles there,
+# so with a multi-tenant authority list the tenants you trust in ALLOWED_TENANTS (check
+# sso.W016 warns otherwise).
+MICROSOFT_SSO_MIRROR_ROLES = os.environ.get("MICROSOFT_SSO_MIRROR_ROLES", "1") == "1"
+# JSON: {"app role value or group object id": "Django group" or ["several", "groups"]}.
+MICROSOFT_SSO_GROUP_MAP = _env_json_object("MICROSOFT_SSO_GROUP_MAP")
+# Microsoft Graph, asked on group overage only. Unset: the library's default, the global
+# https://graph.microsoft.com; a national cloud or the demo's fake platform sets its own.
+if os.environ.get("MICROSOFT_SSO_GRAPH_URL"):
+    MICROSOFT_SSO_GRAPH_URL = os.environ["MICROSOFT_SSO_GRAPH_URL"]
 
 LOGGING = {
     "version": 1,
