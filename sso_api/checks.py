@@ -33,6 +33,7 @@ sso.W014   a map names group object ids, but ``SCOPES`` lacks a Graph permission
            memberships (needed on group overage)
 sso.W015   ``FLAG_MAP`` owns is_superuser while ``AUTO_CREATE_FIRST_SUPERUSER`` is on
 sso.W016   app roles grant groups or flags while accounts of any tenant may sign in
+sso.E014   ``MICROSOFT_SSO_GRAPH_URL`` is not https (plain http allowed on loopback only)
 =========  ===========================================================================
 
 Only ``manage.py check --deploy`` runs these (each is normal during development):
@@ -647,6 +648,16 @@ def check_authorization_maps(
                 id="sso.W014",
             )
         )
+    graph_url = _configured("GRAPH_URL")
+    if isinstance(graph_url, str) and not _is_https_or_loopback(graph_url):
+        messages.append(
+            Error(
+                f"MICROSOFT_SSO_GRAPH_URL {graph_url!r} is not an https URL.",
+                hint="On group overage the sign-in's access token is sent there: use https "
+                "(plain http only on loopback, for tests).",
+                id="sso.E014",
+            )
+        )
     if "is_superuser" in flag_map and _configured("AUTO_CREATE_FIRST_SUPERUSER") is True:
         messages.append(
             Warning(
@@ -672,6 +683,17 @@ def check_authorization_maps(
 def _flag_keys(flag_map: dict[Any, Any]) -> list[Any]:
     """Every key that ``MICROSOFT_SSO_FLAG_MAP`` (flag -> keys) names."""
     return [key for keys in flag_map.values() for key in _names_of(keys) or ()]
+
+
+def _is_https_or_loopback(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.scheme == "https" and host:
+        return True
+    return parts.scheme == "http" and _is_loopback(host)
 
 
 def _reads_memberships(scopes: Sequence[Any]) -> bool:

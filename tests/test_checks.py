@@ -459,3 +459,17 @@ def test_group_ids_from_one_tenant_are_not_w016() -> None:
     assert "sso.W016" not in check_ids(
         MICROSOFT_SSO_GROUP_MAP={GROUP_ID: "Readers"}, MICROSOFT_SSO_SCOPES=["User.Read"]
     )
+
+
+@pytest.mark.parametrize(
+    ("graph_url", "reported_id"),
+    [
+        ("http://graph.example.com", True),
+        ("graph.microsoft.com", True),
+        ("https://", True),
+        ("https://graph.microsoft.us", False),
+        ("http://127.0.0.1:9443/graph", False),
+    ],
+)
+def test_e014_the_graph_url_must_be_https(graph_url: str, reported_id: bool) -> None:
+    assert ("sso.E014" in check_ids(MICROSOFT_SSO_GRAPH_URL=graph_url)) is reported_id
