@@ -12,15 +12,19 @@
   ``MICROSOFT_SSO_CA_BUNDLE``, as they would trust Microsoft's.
 * The API is the example project on SQLite and the database cache, migrated here. Its
   request log goes to ``api.log`` in the state directory (to this terminal with
-  ``--verbose``), so the banner stays readable.
+  ``--verbose``), so the banner stays readable. Against the fake, every app role becomes
+  a Django group (the example's default) and two of Contoso's groups are mapped to Django
+  groups (``MICROSOFT_SSO_GROUP_MAP``); a user in too many groups for a token has them
+  read from the fake's Microsoft Graph (``MICROSOFT_SSO_GRAPH_URL``).
 * The SPA is ``frontend_example/dist`` (build it first), served on its own origin with a
   ``config.json`` that points it at the API.
 
 Once everything answers, it prints a banner (the URL to open, the demo accounts and what
-each shows, Swagger UI, the log file, how to stop), writes ``demo.json`` (URLs, tenants,
-users, database path) into the state directory for tools and tests, and stops everything
-on Ctrl-C or SIGTERM. Besides the SPA, ``myapp://auth`` may receive a sign-in's
-``sso_code``, so a mobile developer can try ``/start/?redirect=true&next=myapp://auth``.
+each shows, their app roles and groups, Swagger UI, the admin report, the log file, how to
+stop), writes ``demo.json`` (URLs, tenants, groups, users, database path) into the state
+directory for tools and tests, and stops everything on Ctrl-C or SIGTERM. Besides the SPA,
+``myapp://auth`` may receive a sign-in's ``sso_code``, so a mobile developer can try
+``/start/?redirect=true&next=myapp://auth``.
 
 The API runs with ``DJANGO_DEBUG=1`` (runserver then serves Swagger UI's static files) but
 never with the example's published development key: Django's SECRET_KEY and the key that
@@ -65,6 +69,11 @@ REAL_ENTRA_VARIABLES = (
 MOBILE_APP_NEXT = "myapp://auth"
 #: The tenant the demo's API lets in; the fake's other tenant shows a refusal.
 ALLOWED_DEMO_TENANT = "Contoso"
+#: The allowed tenant's groups that the demo maps (by object id, in
+#: ``MICROSOFT_SSO_GROUP_MAP``) to Django groups of the same names.
+MAPPED_DEMO_GROUPS = ("Contoso staff", "Engineering")
+#: The example project's view that only holders of the ``Admin`` app role may read.
+ADMIN_REPORT_PATH = "/api/example/admin-report/"
 
 
 class _SpaHandler(SimpleHTTPRequestHandler):
@@ -134,6 +143,39 @@ def _account_outcome(user: dict[str, Any], allowed_tenant_ids: set[str]) -> str:
     return "signs in; verified email"
 
 
+def _demo_group_map(platform: dict[str, Any]) -> dict[str, str]:
+    """``MICROSOFT_SSO_GROUP_MAP`` for the demo: the object id of each of the allowed
+    tenant's ``MAPPED_DEMO_GROUPS`` -> a Django group of the same name.
+
+    ``platform`` is the fake's state document.
+    """
+    allowed = {t["tenant_id"] for t in platform["tenants"] if t["name"] == ALLOWED_DEMO_TENANT}
+    return {
+        group["object_id"]: group["name"]
+        for group in platform["groups"]
+        if group["tenant_id"] in allowed and group["name"] in MAPPED_DEMO_GROUPS
+    }
+
+
+def _authorization_facts(user: dict[str, Any], group_names: dict[str, str]) -> list[str]:
+    """What Entra says about a demo user (a state document's entry) beyond who they are:
+    their app roles and groups, one fact a line; none when they have neither.
+
+    ``group_names`` maps group object ids to names.
+    """
+    facts = []
+    if user["roles"]:
+        plural = "s" if len(user["roles"]) > 1 else ""
+        facts.append(f"app role{plural} {', '.join(user['roles'])}")
+    if user["group_overage"]:
+        facts.append(
+            f"in {len(user['groups'])} groups: over the token's limit, read from Microsoft Graph"
+        )
+    elif user["groups"]:
+        facts.append("in " + ", ".join(group_names[group_id] for group_id in user["groups"]))
+    return facts
+
+
 def _start_url_for_mobile_apps(api_origin: str) -> tuple[str, str]:
     """A ready-to-open ``/start/`` URL returning to ``myapp://auth``, and its PKCE verifier."""
     verifier = secrets.token_urlsafe(32)
@@ -196,6 +238,26 @@ def _banner(
             for user in platform["users"]
         ]
         lines += ['    "Cancel" on that page comes back as access_denied.', ""]
+        group_names = {group["object_id"]: group["name"] for group in platform["groups"]}
+        authorized = [
+            (user["name"], _authorization_facts(user, group_names))
+            for user in platform["users"]
+            if user["tenant_id"] in allowed and not user["disabled"]
+        ]
+        authorized = [(name, facts) for name, facts in authorized if facts]
+        if authorized:
+            mapped = " and ".join(sorted(set(_demo_group_map(platform).values())))
+            lines += [
+                "  Their app roles and groups in Entra. Every app role becomes a Django group,",
+                f"  and so do {mapped} (MICROSOFT_SSO_GROUP_MAP):",
+            ]
+            width = max(len(name) for name, _ in authorized)
+            for name, facts in authorized:
+                lines += [
+                    f"    {name if index == 0 else '':<{width}}  {fact}"
+                    for index, fact in enumerate(facts)
+                ]
+            lines.append("")
     else:
         lines += [
             f"  Signing in against the real Microsoft Entra ID, tenant {entra_tenant}. Register",
@@ -204,6 +266,8 @@ def _banner(
         ]
     lines += [
         f"  Swagger UI    {api_origin}/api/docs/ (it signs in too; then try /me/)",
+        f"  Admin report  {api_origin}{ADMIN_REPORT_PATH}",
+        "                answers the app role Admin only (the SPA has a button for it)",
         f"  Mobile apps   next={MOBILE_APP_NEXT} is allowed. Open in a browser:",
         f"                {mobile_url}",
         f"                then redeem the sso_code with code_verifier {mobile_verifier}",
@@ -375,8 +439,15 @@ def main() -> int:
                 "MICROSOFT_SSO_TENANT_ID": "organizations",
                 "MICROSOFT_SSO_AUTHORITY": platform.authority("organizations"),
                 "MICROSOFT_SSO_CA_BUNDLE": platform.ca_bundle,
-                # Contoso may sign in, Fabrikam may not: both outcomes can be tried.
+                # Contoso may sign in, Fabrikam may not: both outcomes can be tried. It
+                # also keeps Fabrikam's administrators from granting the app's roles,
+                # which become Django groups here (check sso.W016).
                 "MICROSOFT_SSO_ALLOWED_TENANTS": allowed["tenant_id"],
+                # Two of Contoso's groups become Django groups; Dorothy Vaughan is in
+                # too many groups for her token, so her sign-in reads them from the
+                # fake's Microsoft Graph.
+                "MICROSOFT_SSO_GROUP_MAP": json.dumps(_demo_group_map(document)),
+                "MICROSOFT_SSO_GRAPH_URL": platform.graph_url,
             }
         )
         demo["identity_platform"] = document

@@ -136,7 +136,9 @@ def forged_access_token(key: str) -> str:
             "email": "admin@example.com",
             "first_name": "",
             "last_name": "",
+            "groups": [],
         },
+        "roles": [],
     }
     header = {"alg": "HS256", "typ": "JWT"}
     signing_input = ".".join(

@@ -1,7 +1,14 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
+import type { components } from "./api-types";
 import type { AppConfig } from "./config";
 import { SsoError, describeError, type SsoClient, type SsoUser } from "./sso-client";
+
+type AdminReport = components["schemas"]["AdminReport"];
+type ApiError = components["schemas"]["Error"];
+
+/** The example project's view for holders of the `Admin` app role, on the API's origin. */
+const ADMIN_REPORT_PATH = "/api/example/admin-report/";
 
 interface Props {
   client: SsoClient;
@@ -18,9 +25,34 @@ interface MeResult {
   body: string;
 }
 
+/** What the admin report answered: its message, or the reason and code of a refusal. */
+interface AdminReportResult {
+  status: number;
+  allowed: boolean;
+  message: string;
+  code: ApiError["code"] | null;
+}
+
 function toShownError(error: unknown): ShownError {
   if (error instanceof SsoError) return { code: error.code, message: error.userMessage };
   return { code: "unexpected_error", message: describeError("unexpected_error") };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The admin report's answer as the page shows it, whatever the status and body. */
+function toAdminReportResult(status: number, body: unknown): AdminReportResult {
+  if (status === 200 && isRecord(body) && typeof body.message === "string") {
+    const report = body as AdminReport;
+    return { status, allowed: true, message: report.message, code: null };
+  }
+  if (isRecord(body) && typeof body.detail === "string") {
+    const code = typeof body.code === "string" ? (body.code as ApiError["code"]) : null;
+    return { status, allowed: false, message: body.detail, code };
+  }
+  return { status, allowed: false, message: "The API gave an unexpected answer.", code: null };
 }
 
 function displayName(user: SsoUser): string {
@@ -34,6 +66,7 @@ export function App({ client, config }: Props) {
   const [busy, setBusy] = useState<string | null>("Checking your sign-in…");
   const [error, setError] = useState<ShownError | null>(null);
   const [meResult, setMeResult] = useState<MeResult | null>(null);
+  const [adminReport, setAdminReport] = useState<AdminReportResult | null>(null);
   const booted = useRef(false);
 
   useEffect(() => client.subscribe(setUser), [client]);
@@ -86,6 +119,7 @@ export function App({ client, config }: Props) {
   const signOut = () =>
     run("Signing out…", async () => {
       setMeResult(null);
+      setAdminReport(null);
       await client.signOut();
     });
 
@@ -96,6 +130,16 @@ export function App({ client, config }: Props) {
       });
       const text = await response.text();
       setMeResult({ status: response.status, body: pretty(text) });
+    });
+
+  const readAdminReport = () =>
+    run("Asking for the admin report…", async () => {
+      // The example project serves it on the API's origin, beside sso_api's mount.
+      const url = new URL(ADMIN_REPORT_PATH, config.apiBase).href;
+      const response = await client.authorizedFetch(url, {
+        headers: { Accept: "application/json" },
+      });
+      setAdminReport(toAdminReportResult(response.status, parseJson(await response.text())));
     });
 
   return (
@@ -132,20 +176,59 @@ export function App({ client, config }: Props) {
           <h2 id="signed-in-heading">
             Signed in as <span data-testid="user-name">{displayName(user)}</span>
           </h2>
-          <h3 className="label" id="user-json-label">
-            Your user record
-          </h3>
-          <pre aria-labelledby="user-json-label" data-testid="user-json">
-            {JSON.stringify(user, null, 2)}
-          </pre>
+          <dl className="access">
+            <div>
+              <dt>App roles</dt>
+              <dd data-testid="user-roles">
+                <Badges items={user.roles} />
+              </dd>
+            </div>
+            <div>
+              <dt>Groups</dt>
+              <dd data-testid="user-groups">
+                <Badges items={user.groups} />
+              </dd>
+            </div>
+          </dl>
+          <p className="muted small">
+            App roles come from Microsoft, in your token. Groups are your groups in this API,
+            kept in step with your app roles and Entra groups at every sign-in. The admin
+            report answers holders of the app role Admin only.
+          </p>
           <div className="actions">
             <button type="button" className="secondary" onClick={callMe} data-testid="call-me">
               Call /me/ again
+            </button>
+            <button
+              type="button"
+              className="secondary"
+              onClick={readAdminReport}
+              data-testid="admin-report"
+            >
+              Read the admin report
             </button>
             <button type="button" className="secondary" onClick={signOut} data-testid="sign-out">
               Sign out
             </button>
           </div>
+          {adminReport && (
+            <div
+              className={adminReport.allowed ? "notice allowed" : "notice refused"}
+              aria-live="polite"
+              data-testid="admin-report-result"
+            >
+              <p>
+                <strong>{adminReport.allowed ? "Allowed" : "Refused"}</strong>:{" "}
+                <code>GET {ADMIN_REPORT_PATH}</code> answered HTTP {adminReport.status}.
+              </p>
+              <p data-testid="admin-report-message">{adminReport.message}</p>
+              {adminReport.code && (
+                <p className="error-code">
+                  Code: <code data-testid="admin-report-code">{adminReport.code}</code>
+                </p>
+              )}
+            </div>
+          )}
           {meResult && (
             <>
               <h3 className="label" id="me-result-label">
@@ -156,6 +239,12 @@ export function App({ client, config }: Props) {
               </pre>
             </>
           )}
+          <h3 className="label" id="user-json-label">
+            Your user record
+          </h3>
+          <pre aria-labelledby="user-json-label" data-testid="user-json">
+            {JSON.stringify(user, null, 2)}
+          </pre>
         </section>
       ) : (
         <section className="card" aria-labelledby="signed-out-heading">
@@ -168,6 +257,19 @@ export function App({ client, config }: Props) {
         </section>
       )}
     </main>
+  );
+}
+
+function Badges({ items }: { items: readonly string[] }) {
+  if (items.length === 0) return <span className="muted">none</span>;
+  return (
+    <ul className="badges">
+      {items.map((item) => (
+        <li key={item} className="badge">
+          {item}
+        </li>
+      ))}
+    </ul>
   );
 }
 
@@ -186,10 +288,15 @@ function trailingSlash(url: string): string {
   return url.endsWith("/") ? url : `${url}/`;
 }
 
-function pretty(text: string): string {
+function parseJson(text: string): unknown {
   try {
-    return JSON.stringify(JSON.parse(text), null, 2);
+    return JSON.parse(text) as unknown;
   } catch {
-    return text;
+    return null;
   }
+}
+
+function pretty(text: string): string {
+  const parsed = parseJson(text);
+  return parsed === null ? text : JSON.stringify(parsed, null, 2);
 }

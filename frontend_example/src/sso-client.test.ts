@@ -22,6 +22,8 @@ const USER: SsoUser = {
   last_name: "Lovelace",
   tenant_id: "tenant-1",
   object_id: "object-1",
+  roles: ["Admin"],
+  groups: ["Admin", "Engineering"],
 };
 
 interface Reply {
@@ -668,6 +670,15 @@ describe("me", () => {
     expect(await h.client.me()).toEqual(renamed);
     expect(h.client.user).toEqual(renamed);
     expect(h.calls[0]?.init.credentials).toBeUndefined();
+  });
+
+  it("keeps the app roles and group names, and reads their absence as none", async () => {
+    const h = await signedIn();
+    const { roles: _roles, groups: _groups, ...older } = USER;
+    h.route("me/", () => ({ body: { ...USER, roles: ["Admin", 7], groups: "Engineering" } }));
+    expect(await h.client.me()).toEqual({ ...USER, roles: ["Admin"], groups: [] });
+    h.route("me/", () => ({ body: older }));
+    expect(await h.client.me()).toEqual({ ...USER, roles: [], groups: [] });
   });
 });
 

@@ -693,6 +693,8 @@ function toUser(value: unknown): SsoUser {
   }
   const text = (field: unknown): string => (typeof field === "string" ? field : "");
   const maybe = (field: unknown): string | null => (typeof field === "string" ? field : null);
+  const strings = (field: unknown): string[] =>
+    Array.isArray(field) ? field.filter((item): item is string => typeof item === "string") : [];
   return {
     id: String(value.id),
     username: text(value.username),
@@ -701,6 +703,8 @@ function toUser(value: unknown): SsoUser {
     last_name: text(value.last_name),
     tenant_id: maybe(value.tenant_id),
     object_id: maybe(value.object_id),
+    roles: strings(value.roles),
+    groups: strings(value.groups),
   };
 }
 

@@ -82,6 +82,8 @@ class Demo:
             for table in (
                 "sso_api_refreshsession",
                 "sso_api_microsoftidentity",
+                "sso_api_entragroupmembership",
+                "auth_user_groups",
                 "auth_user",
                 "sso_api_cache",
             ):

@@ -159,6 +159,31 @@ def test_the_banner_says_where_to_go_who_to_be_and_how_to_stop(demo: Demo) -> No
     assert "HTTP/1.1" in demo.api_log.read_text()
 
 
+def test_the_banner_says_what_entra_grants_the_demo_accounts(demo: Demo) -> None:
+    banner = demo.output.read_text()
+    lines = banner.splitlines()
+    ada = next(index for index, line in enumerate(lines) if line.endswith("app role Admin"))
+    dorothy = demo.user("dorothy@contoso.example")
+
+    assert "Ada Lovelace" in lines[ada]
+    assert lines[ada + 1].strip() == "in Platform team, Engineering, Contoso staff"
+    assert "and so do Contoso staff and Engineering (MICROSOFT_SSO_GROUP_MAP)" in banner
+    assert (
+        f"Dorothy Vaughan  in {len(dorothy['groups'])} groups: over the token's limit, "
+        "read from Microsoft Graph" in banner
+    )
+    assert f"Admin report  {demo.api}/api/example/admin-report/" in banner
+
+
+def test_the_demo_passes_the_system_checks_without_a_message(demo: Demo) -> None:
+    # run_demo.py migrates before it starts the API, and migrate runs every system check,
+    # printing warnings (sso.W014, sso.W016, ...) where the banner is.
+    banner = demo.output.read_text()
+
+    assert "System check" not in banner
+    assert not re.findall(r"sso\.[EW]\d{3}", banner)
+
+
 def test_the_readiness_probe_leaves_no_unauthorized_line_in_the_api_log(demo: Demo) -> None:
     lines = demo.api_log.read_text().splitlines()
     first_request = next(index for index, line in enumerate(lines) if "HTTP/1.1" in line)
