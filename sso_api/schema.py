@@ -541,6 +541,8 @@ def app_role_responses() -> dict[int, OpenApiResponse]:
     """The error answers of a view protected by :class:`sso_api.permissions.HasAppRole`.
 
     For a project's own views: ``@extend_schema(responses={200: ..., **app_role_responses()})``.
+    The 403 always has this shape; the 401 has it with ``sso_api.views.exception_handler``
+    as the project's ``EXCEPTION_HANDLER``.
     """
     return {
         401: _error("No valid bearer access token: refresh, or sign in again.", *_BEARER_401),

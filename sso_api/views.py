@@ -20,6 +20,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpResponse, HttpResponseRedirect
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf_exceptions
+from rest_framework import views as drf_views
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser, FormParser, JSONParser
@@ -104,6 +105,25 @@ def _drf_error_body(exc: drf_exceptions.APIException) -> dict[str, Any]:
     if isinstance(detail, (list, dict)):
         return error_body(str(exc.default_code), str(exc.default_detail))
     return error_body(str(getattr(detail, "code", None) or exc.default_code), str(detail))
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """A DRF ``EXCEPTION_HANDLER`` that gives a project's own views our error shape.
+
+    ``REST_FRAMEWORK = {"EXCEPTION_HANDLER": "sso_api.views.exception_handler"}`` makes the
+    401s of the bearer authentications, the 403 of ``HasAppRole`` and DRF's other errors
+    answer ``{"detail": ..., "code": ...}`` as this app's endpoints do (and as
+    ``sso_api.schema.app_role_responses`` documents). Validation errors keep DRF's
+    per-field shape, which a project's clients rely on.
+    """
+    response = drf_views.exception_handler(exc, context)
+    if (
+        response is not None
+        and isinstance(exc, drf_exceptions.APIException)
+        and not isinstance(exc, drf_exceptions.ValidationError)
+    ):
+        response.data = _drf_error_body(exc)
+    return response
 
 
 _Response = TypeVar("_Response", bound=HttpResponse)

@@ -492,3 +492,18 @@ def test_a_failing_graph_creates_no_user(
     identity_platform.faults.graph_status = 503
     assert browser.sign_in(in_overage).error == "groups_unavailable"
     assert not User.objects.exists()
+
+
+def test_the_exception_handler_gives_a_projects_own_views_our_error_shape(
+    settings: Any,
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "EXCEPTION_HANDLER": "sso_api.views.exception_handler",
+    }
+    response = call(ReportsView, None)
+    assert response.status_code == 401
+    assert response.data == {
+        "detail": "Authentication credentials were not provided.",
+        "code": "not_authenticated",
+    }

@@ -217,6 +217,9 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The project's own views (the admin report) answer errors as sso_api's endpoints do:
+    # {"detail": ..., "code": ...}.
+    "EXCEPTION_HANDLER": "sso_api.views.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "sso_api",
