@@ -491,7 +491,10 @@ def main() -> int:
             entra_tenant=entra_tenant,
         )
         print(banner, flush=True)
-        (state_dir / "demo.json").write_text(json.dumps(demo, indent=2) + "\n")
+        # Written aside and renamed: readers poll for the file and must never see half of it.
+        pending = state_dir / "demo.json.tmp"
+        pending.write_text(json.dumps(demo, indent=2) + "\n")
+        os.replace(pending, state_dir / "demo.json")
         while not stop.wait(0.5):
             if api.poll() is not None:
                 where = f"; its log is {api_log}" if api_log is not None else ""

@@ -32,8 +32,9 @@ sso.E013   ``GROUP_MAP`` or ``MIRROR_ROLES`` with a user model that has no group
 sso.W014   a map names group object ids, but ``SCOPES`` lacks a Graph permission to list
            memberships (needed on group overage)
 sso.W015   ``FLAG_MAP`` owns is_superuser while ``AUTO_CREATE_FIRST_SUPERUSER`` is on
-sso.W016   app roles grant groups or flags while accounts of any tenant may sign in
 sso.E014   ``MICROSOFT_SSO_GRAPH_URL`` is not https (plain http allowed on loopback only)
+sso.E015   ``FLAG_MAP`` grants a flag for an app role while accounts of any tenant may sign in
+sso.W016   app roles grant groups while accounts of any tenant may sign in
 =========  ===========================================================================
 
 Only ``manage.py check --deploy`` runs these (each is normal during development):
@@ -597,7 +598,7 @@ def _unmatchable_flags(flag_map: dict[Any, Any]) -> list[str]:
 def check_authorization_maps(
     app_configs: Sequence[AppConfig] | None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """sso.E011 to sso.W016: GROUP_MAP, MIRROR_ROLES and FLAG_MAP."""
+    """sso.E011 to sso.E015, sso.W014 to sso.W016: GROUP_MAP, MIRROR_ROLES and FLAG_MAP."""
     group_map, flag_map = _configured("GROUP_MAP"), _configured("FLAG_MAP")
     if callable(group_map) or callable(flag_map):
         return []
@@ -621,6 +622,7 @@ def check_authorization_maps(
         )
         for problem in (*_unmatchable_entries(group_map), *_unmatchable_flags(flag_map))
     ]
+    # Imported here: the user model is only known once the apps are loaded.
     from django.contrib.auth import get_user_model
 
     mirror_roles = _configured("MIRROR_ROLES") is True
@@ -667,7 +669,21 @@ def check_authorization_maps(
                 id="sso.W015",
             )
         )
-    if (role_keys or mirror_roles) and _any_tenant_may_sign_in():
+    flag_role_keys = [
+        key for key in _flag_keys(flag_map) if isinstance(key, str) and not is_object_id(key)
+    ]
+    if flag_role_keys and _any_tenant_may_sign_in():
+        messages.append(
+            Error(
+                "MICROSOFT_SSO_FLAG_MAP grants is_staff or is_superuser for app roles, and "
+                "accounts of any tenant may sign in: any tenant's administrator could assign "
+                "the role to themselves and get the flag here.",
+                hint="Restrict MICROSOFT_SSO_ALLOWED_TENANTS to the tenants you trust, or grant "
+                "the flags by group object ids of your own tenant.",
+                id="sso.E015",
+            )
+        )
+    elif (role_keys or mirror_roles) and _any_tenant_may_sign_in():
         messages.append(
             Warning(
                 "App roles grant groups or flags, and accounts of any tenant may sign in: "

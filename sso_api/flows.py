@@ -224,13 +224,18 @@ def complete_sign_in(request: HttpRequest, params: Mapping[str, str]) -> str:
         auth_response = {"code": params["code"], "state": state}
         redeemed = client.redeem(msal_flow, auth_response, conf.scopes)
         claims = redeemed.claims
-        if claims.groups_overage and policy.needs_group_claims(conf):
-            # The groups did not fit in the token: the only case with a second outbound
-            # call. Any failure refuses the sign-in before anything is written.
-            group_ids = client.transitive_group_ids(conf.graph_url, redeemed.access_token)
-            claims = claims.with_groups(group_ids)
         single_tenant_app = policy.app_is_single_tenant(client.metadata().issuer, claims.tenant_id)
-        signed_in = policy.sign_in(claims, request, conf, single_tenant_app=single_tenant_app)
+        signed_in = policy.sign_in(
+            claims,
+            request,
+            conf,
+            single_tenant_app=single_tenant_app,
+            # On group overage only: the one case with a second outbound call. Any failure
+            # refuses the sign-in before anything is written.
+            resolve_groups=lambda: client.transitive_group_ids(
+                conf.graph_url, redeemed.access_token
+            ),
+        )
         handoff_code = secrets.token_urlsafe(_RANDOM_BYTES)
         _store(conf).put(
             HANDOFF_PREFIX,
@@ -465,11 +470,10 @@ def describe_user(
     if isinstance(user, tokens.TokenProfileUser):
         return _described(user.profile, identity, roles)
     if identity is None:
-        # An access token minted elsewhere in the project: the identity, and its roles,
-        # of the user's last sign-in.
+        # An access token minted elsewhere in the project: the identity of the user's
+        # last sign-in; no roles, since that token grants none (see HasAppRole).
         last = policy.last_identity(user)
-        if last is not None:
-            identity, roles = (last.tenant_id, last.object_id), list(last.roles or [])
+        identity = (last.tenant_id, last.object_id) if last is not None else None
     return _described(tokens.user_profile(user), identity, roles)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -224,8 +225,16 @@ def _apply_user_data(
 
 
 def _authorization_keys(claims: MicrosoftClaims) -> set[str]:
-    """The app role values and group object ids the account holds, as the maps key them."""
-    return {authorization_key(value) for value in (*claims.roles, *claims.groups)}
+    """The app role values and group object ids the account holds, as the maps key them.
+
+    A role value comes from ``roles`` only, and a group from ``groups`` only when it is an
+    object id: a group emitted under its name (sAMAccountName, display name) could
+    otherwise equal a role value and grant what the role grants. Object ids found in
+    ``roles`` count as groups ("emit groups as role claims" puts them there).
+    """
+    roles = {role for role in claims.roles if role}
+    groups = {value for value in (*claims.groups, *claims.roles) if is_object_id(value)}
+    return {authorization_key(value) for value in roles | groups}
 
 
 def _apply_flags(
@@ -235,8 +244,9 @@ def _apply_flags(
 
     A flag the map names is owned by Entra: set when granted (by the map or by a list),
     cleared when not. A flag it does not name is only ever set, by the lists, as before.
-    Superuser implies staff, so that the admin site lets a superuser in. Returns the names
-    of the fields changed (not saved).
+    Superuser implies staff, so that the admin site lets a superuser in; for the same
+    reason, owning ``is_superuser`` owns ``is_staff`` too, or a revoked superuser would
+    keep the admin site. Returns the names of the fields changed (not saved).
     """
     keys = _authorization_keys(claims)
     flag_map = conf.flag_map
@@ -248,10 +258,11 @@ def _apply_flags(
         or _email_listed(email, conf.staff_list)
         or bool(keys & set(flag_map.get("is_staff", ())))
     )
+    owned = set(flag_map) | ({"is_staff"} if "is_superuser" in flag_map else set())
     changed: list[str] = []
     for flag, granted in (("is_superuser", superuser), ("is_staff", staff)):
         current = bool(getattr(user, flag, False))
-        wanted = granted if flag in flag_map else (current or granted)
+        wanted = granted if flag in owned else (current or granted)
         if wanted != current and hasattr(user, flag):
             setattr(user, flag, wanted)
             changed.append(flag)
@@ -285,6 +296,9 @@ def _sync_groups(user: AbstractBaseUser, wanted_names: set[str]) -> None:
     """
     if not hasattr(user, "groups"):
         return  # a user model without PermissionsMixin has no groups (check sso.E013)
+    # Two sign-ins of one user at once must not interleave their reads and writes, or the
+    # user could end with a mix neither granted: the user's row is locked until commit.
+    type(user)._default_manager.select_for_update().filter(pk=user.pk).first()
     groups = {group.name: group for group in Group.objects.filter(name__in=wanted_names)}
     for name in wanted_names - groups.keys():
         groups[name], _ = Group.objects.get_or_create(name=name)
@@ -293,6 +307,14 @@ def _sync_groups(user: AbstractBaseUser, wanted_names: set[str]) -> None:
     granted = set(
         EntraGroupMembership.objects.filter(user_id=user.pk).values_list("group_id", flat=True)
     )
+    # A grant whose membership someone removed since is no grant any more: forget it, so
+    # that the same membership added again by hand later counts as given by hand.
+    removed_by_hand = granted - held
+    if removed_by_hand:
+        EntraGroupMembership.objects.filter(
+            user_id=user.pk, group_id__in=removed_by_hand
+        ).delete()
+        granted -= removed_by_hand
     gained = wanted - held
     if gained:
         user.groups.add(*gained)
@@ -355,14 +377,21 @@ def sign_in(
     conf: SSOSettings,
     *,
     single_tenant_app: bool,
+    resolve_groups: Callable[[], tuple[str, ...]] | None = None,
 ) -> SignedInUser:
     """Apply every rule above and return the user, created or updated as needed.
+
+    ``resolve_groups`` reads the groups from elsewhere (Microsoft Graph) when the token
+    says they did not fit in it; it is called only for an account that passed rules 1 to
+    4, and only when a map needs groups, so a refused account costs no such call.
 
     Raises a subclass of :class:`~sso_api.exceptions.SSOError` for each refusal; nothing is
     written when it does.
     """
     email = trusted_email(claims, single_tenant_app=single_tenant_app)
     check_allowed(claims, request, conf, email)
+    if claims.groups_overage and resolve_groups is not None and needs_group_claims(conf):
+        claims = claims.with_groups(resolve_groups())
     with transaction.atomic():
         identity, created = _bind_identity(claims, request, conf, email)
         user = identity.user

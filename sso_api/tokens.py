@@ -96,8 +96,15 @@ def profile_from_claim(claim: Any) -> Profile | None:
 
 
 def roles_from_claims(claims: Any) -> list[str]:
-    """The app roles a verified access token of ours carries (none for other tokens)."""
-    roles = claims.get(ROLES_CLAIM) if isinstance(claims, dict) else None
+    """The app roles a verified access token of ours carries; none for any other token.
+
+    A token minted elsewhere in the project may carry a ``roles`` claim of the project's
+    own making: only a token that names the Microsoft identity it was issued for (ours)
+    speaks for Entra's app roles.
+    """
+    if identity_from_claims(claims) is None:
+        return []
+    roles = claims.get(ROLES_CLAIM)
     return [str(role) for role in roles] if isinstance(roles, list) else []
 
 

@@ -12,6 +12,7 @@ import jwt
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -170,10 +171,56 @@ def test_the_lists_still_grant_an_owned_flag(
 def test_a_flag_the_map_does_not_name_is_never_cleared(
     browser: SignInDriver, person: FakeUser, sso: Any
 ) -> None:
-    sso.MICROSOFT_SSO_FLAG_MAP = {"is_superuser": ["Admin"]}
+    sso.MICROSOFT_SSO_FLAG_MAP = {"is_staff": ["Support"]}
     user = signed_in_user(browser, person)
-    User.objects.filter(pk=user.pk).update(is_staff=True)
+    User.objects.filter(pk=user.pk).update(is_superuser=True)
+    assert signed_in_user(browser, person).is_superuser is True
+
+
+def test_a_revoked_superuser_loses_staff_too(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_FLAG_MAP = {"is_superuser": ["Admin"]}
+    person.roles = ("Admin",)
     assert signed_in_user(browser, person).is_staff is True
+
+    person.roles = ()
+    user = signed_in_user(browser, person)
+
+    assert (user.is_superuser, user.is_staff) == (False, False)
+
+
+def test_a_group_named_like_a_role_grants_nothing_the_role_grants(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Admin": "Admins"}
+    sso.MICROSOFT_SSO_FLAG_MAP = {"is_superuser": ["Admin"]}
+    person.groups = ("Admin",)  # a group emitted under its name, not its object id
+    user = signed_in_user(browser, person)
+    assert (group_names(user), user.is_superuser) == (set(), False)
+
+
+def test_group_ids_emitted_as_role_claims_still_match(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {READERS: "Readers"}
+    person.roles = (READERS,)
+    assert group_names(signed_in_user(browser, person)) == {"Readers"}
+
+
+def test_a_membership_removed_by_hand_and_given_again_by_hand_stays(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Editor": "Editors"}
+    person.roles = ("Editor",)
+    user = signed_in_user(browser, person)
+    editors = Group.objects.get(name="Editors")
+    user.groups.remove(editors)  # an administrator takes it away...
+    person.roles = ()
+    signed_in_user(browser, person)
+    user.groups.add(editors)  # ...and later gives it by hand
+
+    assert group_names(signed_in_user(browser, person)) == {"Editors"}
 
 
 def test_a_refused_sign_in_leaves_memberships_and_flags_as_they_were(
@@ -352,8 +399,23 @@ def test_a_view_without_required_roles_is_a_configuration_error(
         required_app_roles = ()
 
     access = browser.signed_in(person)["access"]
-    with pytest.raises(Exception, match="required_app_roles"):
+    with pytest.raises(ImproperlyConfigured, match="required_app_roles"):
         call(Forgotten, access)
+
+
+def test_a_token_minted_elsewhere_grants_no_app_role_whatever_it_carries(
+    browser: SignInDriver, person: FakeUser
+) -> None:
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    user = signed_in_user(browser, person)
+    token = AccessToken.for_user(user)
+    token["roles"] = ["Reports.Read"]  # a project's own claim, not Entra's app roles
+
+    response = call(ReportsView, str(token))
+
+    assert response.status_code == 403
+    assert me(browser.client, str(token))["roles"] == []
 
 
 def test_me_makes_no_query_with_roles_and_groups(
@@ -506,4 +568,19 @@ def test_the_exception_handler_gives_a_projects_own_views_our_error_shape(
     assert response.data == {
         "detail": "Authentication credentials were not provided.",
         "code": "not_authenticated",
+    }
+
+
+def test_the_exception_handler_keeps_the_app_role_refusal_in_our_shape(
+    settings: Any, browser: SignInDriver, person: FakeUser
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "EXCEPTION_HANDLER": "sso_api.views.exception_handler",
+    }
+    response = call(ReportsView, browser.signed_in(person)["access"])
+    assert response.status_code == 403
+    assert response.data == {
+        "detail": "Your account does not hold the app role this requires.",
+        "code": "app_role_required",
     }

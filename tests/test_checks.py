@@ -432,27 +432,31 @@ def test_w014_group_ids_without_a_graph_scope_for_overage() -> None:
 
 def test_w015_an_owned_superuser_flag_overrides_the_first_superuser() -> None:
     assert "sso.W015" in check_ids(
-        MICROSOFT_SSO_FLAG_MAP={"is_superuser": ["Admin"]},
+        MICROSOFT_SSO_FLAG_MAP={"is_superuser": [GROUP_ID]},
         MICROSOFT_SSO_AUTO_CREATE_FIRST_SUPERUSER=True,
+        MICROSOFT_SSO_SCOPES=["User.Read"],
     )
 
 
 @pytest.mark.parametrize(
-    "overrides",
+    ("overrides", "check_id"),
     [
-        {"MICROSOFT_SSO_GROUP_MAP": {"Admin": "Admins"}},
-        {"MICROSOFT_SSO_FLAG_MAP": {"is_superuser": ["Admin"]}},
-        {"MICROSOFT_SSO_MIRROR_ROLES": True},
+        ({"MICROSOFT_SSO_GROUP_MAP": {"Admin": "Admins"}}, "sso.W016"),
+        ({"MICROSOFT_SSO_MIRROR_ROLES": True}, "sso.W016"),
+        ({"MICROSOFT_SSO_FLAG_MAP": {"is_superuser": ["Admin"]}}, "sso.E015"),
+        ({"MICROSOFT_SSO_FLAG_MAP": {"is_staff": ["Support"]}}, "sso.E015"),
     ],
-    ids=["group-map", "flag-map", "mirror"],
+    ids=["group-map", "mirror", "superuser-flag", "staff-flag"],
 )
-def test_w016_app_roles_granting_while_any_tenant_may_sign_in(overrides: dict[str, Any]) -> None:
+def test_e015_w016_app_roles_granting_while_any_tenant_may_sign_in(
+    overrides: dict[str, Any], check_id: str
+) -> None:
     # The test settings use the "organizations" authority and allow every tenant.
-    assert "sso.W016" in check_ids(**overrides)
-    assert "sso.W016" not in check_ids(
+    assert check_id in check_ids(**overrides)
+    assert check_id not in check_ids(
         **overrides, MICROSOFT_SSO_ALLOWED_TENANTS=["0b0e7e3a-1c2d-4e5f-8a9b-0c1d2e3f4a5b"]
     )
-    assert "sso.W016" not in check_ids(**overrides, MICROSOFT_SSO_TENANT_ID=GROUP_ID)
+    assert check_id not in check_ids(**overrides, MICROSOFT_SSO_TENANT_ID=GROUP_ID)
 
 
 def test_group_ids_from_one_tenant_are_not_w016() -> None:

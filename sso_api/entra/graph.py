@@ -54,30 +54,33 @@ def transitive_group_ids(
 
     Raises :class:`GroupsUnavailable` for every failure described in the module docstring.
     """
-    url: str | None = f"{graph_url}/v1.0/me/transitiveMemberOf?$select=id&$top={PAGE_SIZE}"
+    url = f"{graph_url}/v1.0/me/transitiveMemberOf?$select=id&$top={PAGE_SIZE}"
     allowed_origin = _origin(graph_url)
     groups: dict[str, None] = {}
     for _page in range(MAX_PAGES):
-        if url is None:
-            return tuple(groups)
         page = _get_page(session, url, access_token)
         for member in page["value"]:
             if not isinstance(member, dict) or not isinstance(member.get("id"), str):
                 raise GroupsUnavailable("Graph page member without an id")
-            if member.get("@odata.type", GROUP_TYPE) == GROUP_TYPE:
+            if member.get("@odata.type") == GROUP_TYPE:
                 groups[member["id"].lower()] = None
         next_link = page.get("@odata.nextLink")
         if next_link is not None and (
             not isinstance(next_link, str) or _origin(next_link) != allowed_origin
         ):
             raise GroupsUnavailable("Graph next link leaves the Graph origin")
+        if next_link is None:
+            return tuple(groups)
         url = next_link
     raise GroupsUnavailable(f"Graph paging did not end within {MAX_PAGES} pages")
 
 
 def _get_page(session: IdentityPlatformSession, url: str, access_token: str) -> dict[str, Any]:
     try:
-        response = session.get(url, headers={"Authorization": f"Bearer {access_token}"})
+        # No redirects: the token, and what is parsed, stay on the origin checked above.
+        response = session.get(
+            url, headers={"Authorization": f"Bearer {access_token}"}, allow_redirects=False
+        )
     except requests.RequestException as exc:
         raise GroupsUnavailable("Graph unreachable or too slow") from exc
     if response.status_code != 200:
