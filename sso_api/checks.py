@@ -70,7 +70,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from rest_framework_simplejwt import settings as simplejwt_settings
 
-from sso_api.conf import PREFIX, SPECS, SPECS_BY_NAME, is_object_id, sso_settings
+from sso_api.conf import PREFIX, SPECS, SPECS_BY_NAME, is_object_id, names_in, sso_settings
 from sso_api.destinations import validate_next_url
 from sso_api.exceptions import InvalidNextURL
 
@@ -560,15 +560,6 @@ _MEMBERSHIP_SCOPES = frozenset(
 )
 
 
-def _names_of(value: Any) -> list[Any] | None:
-    """A map value as a list (one name or several), or None when it is neither."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return None
-
-
 def _is_name(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
@@ -577,7 +568,7 @@ def _unmatchable_entries(group_map: dict[Any, Any]) -> list[str]:
     """GROUP_MAP entries that can never grant a group, described."""
     problems = []
     for key, value in group_map.items():
-        names = _names_of(value)
+        names = names_in(value)
         if not _is_name(key):
             problems.append(f"GROUP_MAP key {key!r} is not a role value or group id")
         elif not names or not all(_is_name(name) for name in names):
@@ -590,7 +581,7 @@ def _unmatchable_flags(flag_map: dict[Any, Any]) -> list[str]:
     return [
         f"FLAG_MAP[{flag!r}] is not a list of role values or group ids"
         for flag, keys in flag_map.items()
-        if not (listed := _names_of(keys)) or not all(_is_name(key) for key in listed)
+        if not (listed := names_in(keys)) or not all(_is_name(key) for key in listed)
     ]
 
 
@@ -698,7 +689,7 @@ def check_authorization_maps(
 
 def _flag_keys(flag_map: dict[Any, Any]) -> list[Any]:
     """Every key that ``MICROSOFT_SSO_FLAG_MAP`` (flag -> keys) names."""
-    return [key for keys in flag_map.values() for key in _names_of(keys) or ()]
+    return [key for keys in flag_map.values() for key in names_in(keys) or ()]
 
 
 def _is_https_or_loopback(url: str) -> bool:

@@ -451,9 +451,7 @@ class SSOSettings:
         """
         mapping = cast(dict[Any, Any], self.value("GROUP_MAP") or {})
         return {
-            authorization_key(str(key)): [
-                str(name) for name in ([names] if isinstance(names, str) else names)
-            ]
+            authorization_key(str(key)): [str(name) for name in names_in(names) or ()]
             for key, names in mapping.items()
         }
 
@@ -467,9 +465,7 @@ class SSOSettings:
         :func:`authorization_key`)."""
         mapping = cast(dict[Any, Any], self.value("FLAG_MAP") or {})
         return {
-            str(flag): [
-                authorization_key(str(key)) for key in ([keys] if isinstance(keys, str) else keys)
-            ]
+            str(flag): [authorization_key(str(key)) for key in names_in(keys) or ()]
             for flag, keys in mapping.items()
         }
 
@@ -479,6 +475,16 @@ class SSOSettings:
 
 
 _OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+
+
+def names_in(value: Any) -> list[Any] | None:
+    """A map's value as a list: one name, or several; None when it is neither (the checks
+    report such values, sso.E012, and the maps then grant nothing for them)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return None
 
 
 def is_object_id(value: str) -> bool:
