@@ -223,16 +223,34 @@ def verified_id_token_claims(
     id_token: str,
 ) -> dict[str, Any]:
     """Validate like an app should: published key by kid, RS256 only, aud and iss."""
-    unverified_header = jwt.get_unverified_header(id_token)
+    return verified_claims(
+        http, platform, tenant, id_token, audience=app.client_id, issuer=tenant.issuer
+    )
+
+
+def verified_claims(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    tenant: FakeTenant,
+    token: str,
+    *,
+    audience: str,
+    issuer: str,
+    required: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A token's claims, verified with a published key found by kid, RS256 only, with
+    ``audience``, ``issuer`` and the ``required`` claims."""
+    unverified_header = jwt.get_unverified_header(token)
     keys = {key.key_id: key for key in published_keys(http, platform, tenant).keys}
     if unverified_header.get("kid") not in keys:
         raise jwt.InvalidKeyError("no published key has this kid")
     claims: dict[str, Any] = jwt.decode(
-        id_token,
+        token,
         keys[unverified_header["kid"]].key,
         algorithms=["RS256"],
-        audience=app.client_id,
-        issuer=tenant.issuer,
+        audience=audience,
+        issuer=issuer,
+        options={"require": list(required)},
     )
     return claims
 
@@ -1719,6 +1737,682 @@ def test_the_demo_nests_groups_and_has_one_user_in_group_overage() -> None:
     assert ids_again == {group.name: group.object_id for group in demo.groups}
     overage = {user["name"]: user["group_overage"] for user in state["users"]}  # type: ignore[attr-defined]
     assert [name for name, flag in overage.items() if flag] == ["Dorothy Vaughan"]
+
+
+# -- access tokens for an API ----------------------------------------------------------------
+
+SPA_REDIRECT_URI = "http://localhost:3000/"
+API_SCOPE = "access_as_user"
+OPTIONAL_CLAIMS = ("idtyp", "email", "xms_edov")
+
+
+@pytest.fixture(scope="module")
+def katherine(platform: FakeIdentityPlatform, contoso: FakeTenant) -> FakeUser:
+    return platform.add_user(
+        contoso,
+        name="Katherine Johnson",
+        email="katherine@contoso.example",
+        given_name="Katherine",
+        family_name="Johnson",
+        roles=["Orders.Approver"],
+    )
+
+
+@pytest.fixture(scope="module")
+def spa(platform: FakeIdentityPlatform) -> FakeApp:
+    return platform.register_app(redirect_uris=[SPA_REDIRECT_URI], public_client=True)
+
+
+@pytest.fixture(scope="module")
+def daemon(platform: FakeIdentityPlatform) -> FakeApp:
+    return platform.register_app()
+
+
+def orders_api(platform: FakeIdentityPlatform, version: Any, **options: Any) -> FakeApp:
+    """A new app registration exposing an API, in the access token format ``version``."""
+    registration = platform.register_app()
+    options.setdefault("scopes", [API_SCOPE, "Orders.Read"])
+    options.setdefault("app_roles", ["Orders.Sync", "Orders.Purge"])
+    options.setdefault("optional_claims", OPTIONAL_CLAIMS)
+    platform.expose_api(registration, access_token_version=version, **options)
+    return registration
+
+
+def public_client(
+    platform: FakeIdentityPlatform, app: FakeApp, authority: str
+) -> msal.PublicClientApplication:
+    return msal.PublicClientApplication(
+        app.client_id,
+        authority=authority,
+        instance_discovery=False,
+        http_client=TrustingSession(platform.ca_bundle),
+    )
+
+
+def expected_issuer(tenant: FakeTenant, version: int) -> str:
+    return tenant.issuer if version == 2 else f"https://sts.windows.net/{tenant.tenant_id}/"
+
+
+def verified_access_token_claims(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    tenant: FakeTenant,
+    token: str,
+    *,
+    audience: str,
+    issuer: str,
+) -> dict[str, Any]:
+    """Validate like an API should: published key by kid, RS256 only, aud, iss, lifetime."""
+    return verified_claims(
+        http,
+        platform,
+        tenant,
+        token,
+        audience=audience,
+        issuer=issuer,
+        required=("exp", "nbf", "iat", "aud", "iss", "tid", "oid", "uti"),
+    )
+
+
+def sign_in_to_api(
+    platform: FakeIdentityPlatform,
+    tenant: FakeTenant,
+    client_app: FakeApp,
+    user: FakeUser,
+    scopes: list[str],
+) -> tuple[msal.PublicClientApplication, dict[str, Any]]:
+    """A public client's whole sign-in with msal (PKCE, no secret); returns msal's result."""
+    client = public_client(platform, client_app, platform.authority(tenant))
+    flow = client.initiate_auth_code_flow(scopes=scopes, redirect_uri=SPA_REDIRECT_URI)
+    result = client.acquire_token_by_auth_code_flow(
+        flow, platform.authorize(flow["auth_uri"], user=user).params
+    )
+    assert "error" not in result, result
+    return client, result
+
+
+@pytest.mark.parametrize("version", [2, 1])
+def test_a_public_client_signs_in_with_pkce_and_gets_an_access_token_for_the_api(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    spa: FakeApp,
+    katherine: FakeUser,
+    version: int,
+) -> None:
+    api = orders_api(platform, version)
+    assert api.api is not None
+    scope = f"{api.api.identifier_uri}/{API_SCOPE}"
+
+    client, result = sign_in_to_api(platform, contoso, spa, katherine, [scope])
+
+    assert api.api.identifier_uri == f"api://{api.client_id}"
+    audience = api.client_id if version == 2 else api.api.identifier_uri
+    claims = verified_access_token_claims(
+        http,
+        platform,
+        contoso,
+        result["access_token"],
+        audience=audience,
+        issuer=expected_issuer(contoso, version),
+    )
+    assert claims["ver"] == f"{version}.0"
+    assert claims["tid"] == contoso.tenant_id
+    assert claims["oid"] == katherine.object_id
+    assert claims["scp"] == API_SCOPE
+    assert claims["roles"] == ["Orders.Approver"]
+    assert claims["name"] == "Katherine Johnson"
+    assert claims["exp"] - claims["iat"] == 3600
+    assert claims["nbf"] == claims["iat"]
+    assert claims["idtyp"] == "user"
+    assert claims["email"] == "katherine@contoso.example"
+    assert claims["xms_edov"] is True
+    assert claims["sub"] != result["id_token_claims"]["sub"]  # pairwise: the API's, not the SPA's
+    if version == 2:
+        assert (claims["azp"], claims["azpacr"]) == (spa.client_id, "0")
+        assert claims["preferred_username"] == "katherine@contoso.example"
+        assert not {"appid", "appidacr", "upn", "unique_name"} & claims.keys()
+    else:
+        assert (claims["appid"], claims["appidacr"]) == (spa.client_id, "0")
+        assert claims["upn"] == claims["unique_name"] == "katherine@contoso.example"
+        assert (claims["given_name"], claims["family_name"]) == ("Katherine", "Johnson")
+        assert not {"azp", "azpacr", "preferred_username"} & claims.keys()
+    assert scope in result["scope"].split()
+    assert result["id_token_claims"]["aud"] == spa.client_id
+    assert "refresh_token" in result
+    token_requests = [r for r in platform.requests if r.endpoint == "token"]
+    assert [r.status for r in token_requests] == [200]
+    cached = client.acquire_token_silent([scope], account=client.get_accounts()[0])
+    assert cached is not None
+    assert cached["access_token"] == result["access_token"]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_audience_of_a_v1_token_is_the_api_as_the_client_named_it(
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    spa: FakeApp,
+    ada: FakeUser,
+    version: int,
+) -> None:
+    api = orders_api(platform, version, identifier_uri=f"https://orders-{version}.contoso.example")
+
+    _, by_uri = sign_in_to_api(
+        platform, contoso, spa, ada, [f"https://orders-{version}.contoso.example/Orders.Read"]
+    )
+    _, by_client_id = sign_in_to_api(platform, contoso, spa, ada, [f"{api.client_id}/Orders.Read"])
+
+    audiences = [unverified_claims(r["access_token"])["aud"] for r in (by_uri, by_client_id)]
+    if version == 1:
+        assert audiences == [f"https://orders-{version}.contoso.example", api.client_id]
+    else:
+        assert audiences == [api.client_id, api.client_id]
+
+
+def test_every_token_has_its_own_uti_and_a_refresh_token_serves_any_resource(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    spa: FakeApp,
+    katherine: FakeUser,
+) -> None:
+    api = orders_api(platform, 2)
+    scope = f"api://{api.client_id}/{API_SCOPE}"
+    client, first = sign_in_to_api(platform, contoso, spa, katherine, [scope])
+    account = client.get_accounts()[0]
+
+    refreshed = client.acquire_token_silent([scope], account=account, force_refresh=True)
+    for_graph = client.acquire_token_silent(["User.Read"], account=account)
+
+    assert refreshed is not None
+    assert for_graph is not None
+    first_claims, refreshed_claims = (
+        unverified_claims(result["access_token"]) for result in (first, refreshed)
+    )
+    assert first_claims["uti"] != refreshed_claims["uti"]
+    assert refreshed_claims["aud"] == api.client_id
+    assert refreshed_claims["azp"] == spa.client_id
+    graph_claims = unverified_claims(for_graph["access_token"])
+    assert graph_claims["aud"] == "00000003-0000-0000-c000-000000000000"
+    assert graph_claims["scp"] == "User.Read"
+    assert graph_get(http, member_of_url(platform), for_graph["access_token"]).status_code == 200
+    # An API's token is no Graph token.
+    assert graph_get(http, member_of_url(platform), refreshed["access_token"]).status_code == 401
+
+
+def test_the_default_scope_grants_every_delegated_scope_of_the_api(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, spa: FakeApp, ada: FakeUser
+) -> None:
+    api = orders_api(platform, 2)
+
+    _, result = sign_in_to_api(platform, contoso, spa, ada, [f"api://{api.client_id}/.default"])
+
+    assert unverified_claims(result["access_token"])["scp"] == f"{API_SCOPE} Orders.Read"
+    assert {f"api://{api.client_id}/{API_SCOPE}", f"api://{api.client_id}/Orders.Read"} <= set(
+        result["scope"].split()
+    )
+
+
+def test_optional_claims_are_left_out_unless_the_api_asks_for_them(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, spa: FakeApp, ada: FakeUser
+) -> None:
+    api = platform.register_app()
+    exposed = platform.expose_api(api)
+
+    _, result = sign_in_to_api(platform, contoso, spa, ada, [f"api://{api.client_id}/{API_SCOPE}"])
+
+    claims = unverified_claims(result["access_token"])
+    assert (exposed.access_token_version, exposed.scopes) == (1, (API_SCOPE,))
+    assert exposed.optional_claims == ("idtyp",)
+    assert claims["ver"] == "1.0"
+    assert claims["idtyp"] == "user"
+    assert not {"email", "xms_edov", "roles"} & claims.keys()
+
+
+def test_a_code_for_two_resources_is_redeemed_for_one_at_a_time(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, spa: FakeApp, ada: FakeUser
+) -> None:
+    api = orders_api(platform, 2)
+    scope = f"api://{api.client_id}/{API_SCOPE}"
+    client = public_client(platform, spa, platform.authority(contoso))
+    flow = client.initiate_auth_code_flow(
+        scopes=[scope, "User.Read"], redirect_uri=SPA_REDIRECT_URI
+    )
+    params = platform.authorize(flow["auth_uri"], user=ada).params
+    again = client.initiate_auth_code_flow(
+        scopes=[scope, "User.Read"], redirect_uri=SPA_REDIRECT_URI
+    )
+    params_again = platform.authorize(again["auth_uri"], user=ada).params
+
+    mixed = client.acquire_token_by_auth_code_flow(flow, params)
+    one = client.acquire_token_by_auth_code_flow(again, params_again, scopes=[scope])
+
+    assert mixed["error"] == "invalid_scope"
+    assert mixed["error_description"].startswith("AADSTS28000:")
+    assert "error" not in one, one
+    assert unverified_claims(one["access_token"])["aud"] == api.client_id
+
+
+@pytest.mark.parametrize("how", ["form", "basic"])
+def test_a_public_client_that_sends_a_secret_is_refused(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    spa: FakeApp,
+    ada: FakeUser,
+    how: str,
+) -> None:
+    url, verifier = authorization_url(
+        platform, contoso, spa, redirect_uri=SPA_REDIRECT_URI, scope="openid"
+    )
+    code = platform.authorize(url, user=ada).params["code"]
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": spa.client_id,
+        "code": code,
+        "redirect_uri": SPA_REDIRECT_URI,
+        "code_verifier": verifier,
+    }
+    if how == "form":
+        response = http.post(token_endpoint(platform, contoso), data={**form, "client_secret": "x"})
+    else:
+        response = http.post(
+            token_endpoint(platform, contoso), data=form, auth=(spa.client_id, "x")
+        )
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert response.json()["error_codes"] == [700025]
+
+
+@pytest.mark.parametrize(
+    ("verifier", "error", "code"),
+    [(None, "invalid_request", 900144), ("wrong", "invalid_grant", 501481)],
+)
+def test_a_public_client_redeems_its_code_only_with_the_pkce_verifier(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    spa: FakeApp,
+    ada: FakeUser,
+    verifier: str | None,
+    error: str,
+    code: int,
+) -> None:
+    url, _ = authorization_url(platform, contoso, spa, redirect_uri=SPA_REDIRECT_URI)
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": spa.client_id,
+        "code": platform.authorize(url, user=ada).params["code"],
+        "redirect_uri": SPA_REDIRECT_URI,
+    }
+    if verifier is not None:
+        form["code_verifier"] = pkce_pair()[0]
+
+    response = http.post(token_endpoint(platform, contoso), data=form)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == error
+    assert response.json()["error_codes"] == [code]
+
+
+def test_a_public_client_cannot_start_without_pkce(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, spa: FakeApp, ada: FakeUser
+) -> None:
+    url, _ = authorization_url(
+        platform,
+        contoso,
+        spa,
+        redirect_uri=SPA_REDIRECT_URI,
+        code_challenge="",
+        code_challenge_method="",
+    )
+
+    with pytest.raises(AuthorizationRejected) as rejected:
+        platform.authorize(url, user=ada)
+
+    assert rejected.value.error == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("scope", "error", "code"),
+    [
+        ("api://nowhere.example/access_as_user", "invalid_resource", "AADSTS500011"),
+        ("{api}/Orders.Write", "invalid_scope", "AADSTS70011"),
+        ("{api}/.default {api}/Orders.Read", "invalid_scope", "AADSTS70011"),
+    ],
+    ids=["unknown resource", "unknown scope", "default beside another scope"],
+)
+def test_an_authorization_request_for_what_no_api_exposes_is_refused(
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    spa: FakeApp,
+    ada: FakeUser,
+    scope: str,
+    error: str,
+    code: str,
+) -> None:
+    api = orders_api(platform, 2)
+    scope = scope.format(api=f"api://{api.client_id}")
+    url, _ = authorization_url(
+        platform, contoso, spa, redirect_uri=SPA_REDIRECT_URI, scope=f"openid {scope}"
+    )
+
+    with pytest.raises(AuthorizationRejected) as rejected:
+        platform.authorize(url, user=ada)
+
+    assert rejected.value.error == error
+    assert rejected.value.description.startswith(f"{code}:")
+
+
+@pytest.mark.parametrize("version", [2, 1])
+def test_client_credentials_give_an_app_only_token_with_the_granted_roles(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    daemon: FakeApp,
+    version: int,
+) -> None:
+    api = orders_api(platform, version)
+    platform.grant_app_roles(daemon, api, ["Orders.Sync"])
+    platform.grant_app_roles(daemon, api, ["Orders.Sync", "Orders.Purge"])
+    client = confidential_client(platform, daemon, platform.authority(contoso))
+
+    result = client.acquire_token_for_client(scopes=[f"api://{api.client_id}/.default"])
+
+    assert "error" not in result, result
+    assert not {"refresh_token", "id_token"} & result.keys()
+    audience = api.client_id if version == 2 else f"api://{api.client_id}"
+    claims = verified_access_token_claims(
+        http,
+        platform,
+        contoso,
+        result["access_token"],
+        audience=audience,
+        issuer=expected_issuer(contoso, version),
+    )
+    principal = platform.service_principal_id(daemon, contoso)
+    assert claims["oid"] == claims["sub"] == principal
+    assert principal not in {user.object_id for user in platform.users}
+    assert claims["roles"] == ["Orders.Sync", "Orders.Purge"]
+    assert claims["idtyp"] == "app"
+    assert claims["ver"] == f"{version}.0"
+    assert claims["tid"] == contoso.tenant_id
+    assert not {"scp", "name", "preferred_username", "upn", "email"} & claims.keys()
+    if version == 2:
+        assert (claims["azp"], claims["azpacr"]) == (daemon.client_id, "1")
+    else:
+        assert (claims["appid"], claims["appidacr"]) == (daemon.client_id, "1")
+        assert claims["idp"] == expected_issuer(contoso, 1)
+
+
+def test_an_app_without_granted_roles_gets_a_token_without_roles(
+    platform: FakeIdentityPlatform, contoso: FakeTenant
+) -> None:
+    api = orders_api(platform, 2)
+    client_app = platform.register_app()
+    client = confidential_client(platform, client_app, platform.authority(contoso))
+
+    result = client.acquire_token_for_client(scopes=[f"{api.client_id}/.default"])
+
+    claims = unverified_claims(result["access_token"])
+    assert "roles" not in claims
+    assert claims["aud"] == api.client_id
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "error", "code"),
+    [
+        ("not .default", 400, "invalid_scope", 1002012),
+        ("two scopes", 400, "invalid_scope", 1002012),
+        ("graph", 400, "invalid_resource", 500011),
+        ("unknown resource", 400, "invalid_resource", 500011),
+        ("public client", 401, "invalid_client", 7000218),
+        ("organizations", 400, "invalid_request", 9002313),
+        ("wrong secret", 401, "invalid_client", 7000215),
+    ],
+)
+def test_client_credentials_refusals(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    spa: FakeApp,
+    daemon: FakeApp,
+    case: str,
+    status: int,
+    error: str,
+    code: int,
+) -> None:
+    api = orders_api(platform, 2)
+    scope = {
+        "not .default": f"api://{api.client_id}/{API_SCOPE}",
+        "two scopes": f"api://{api.client_id}/.default {api.client_id}/.default",
+        "graph": "https://graph.microsoft.com/.default",
+        "unknown resource": "api://nowhere.example/.default",
+    }.get(case, f"api://{api.client_id}/.default")
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": daemon.client_id,
+        "client_secret": "wrong" if case == "wrong secret" else daemon.client_secret,
+        "scope": scope,
+    }
+    if case == "public client":
+        form = {"grant_type": "client_credentials", "client_id": spa.client_id, "scope": scope}
+    authority = "organizations" if case == "organizations" else contoso
+
+    response = http.post(token_endpoint(platform, authority), data=form)
+
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    assert response.json()["error_codes"] == [code]
+
+
+def test_registering_apis_and_grants_checks_what_it_is_given(
+    platform: FakeIdentityPlatform,
+) -> None:
+    api = orders_api(platform, 2)
+    other = platform.register_app()
+    assert api.api is not None
+
+    with pytest.raises(ValueError, match="public client"):
+        platform.register_app(client_secret="secret", public_client=True)
+    with pytest.raises(ValueError, match="taken"):
+        platform.expose_api(other, identifier_uri=api.api.identifier_uri)
+    with pytest.raises(ValueError, match="1 or 2"):
+        platform.expose_api(other, access_token_version=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="optional claims"):
+        platform.expose_api(other, optional_claims=["upn"])
+    with pytest.raises(ValueError, match="scope"):
+        platform.expose_api(other, scopes=["Orders/Read"])
+    with pytest.raises(ValueError, match="app roles"):
+        platform.grant_app_roles(other, api, ["Orders.Everything"])
+    with pytest.raises(ValueError, match="exposes no API"):
+        platform.grant_app_roles(api, other, [])
+    with pytest.raises(ValueError, match="exposes no API"):
+        platform.mint_app_token(api, api=other, tenant=platform.tenants[0])
+    assert platform.register_app(public_client=True).client_secret == ""
+
+
+# -- minted access tokens ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [2, 1])
+def test_a_minted_access_token_is_what_the_token_endpoint_issues(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    spa: FakeApp,
+    katherine: FakeUser,
+    version: int,
+) -> None:
+    api = orders_api(platform, version)
+    _, issued = sign_in_to_api(
+        platform, contoso, spa, katherine, [f"api://{api.client_id}/.default"]
+    )
+
+    minted = platform.mint_access_token(katherine, api=api, client=spa)
+
+    audience = api.client_id if version == 2 else f"api://{api.client_id}"
+    issuer = expected_issuer(contoso, version)
+    minted_claims, issued_claims = (
+        verified_access_token_claims(
+            http, platform, contoso, token, audience=audience, issuer=issuer
+        )
+        for token in (minted, issued["access_token"])
+    )
+    assert minted_claims.keys() == issued_claims.keys()
+    random_or_timed = {"uti", "rh", "aio", "iat", "nbf", "exp"}
+    for name in minted_claims.keys() - random_or_timed:
+        assert minted_claims[name] == issued_claims[name], name
+    assert minted_claims["uti"] != issued_claims["uti"]
+    assert jwt.get_unverified_header(minted) == jwt.get_unverified_header(issued["access_token"])
+
+
+def test_minted_tokens_take_their_client_scopes_and_version_from_the_arguments(
+    platform: FakeIdentityPlatform, contoso: FakeTenant, spa: FakeApp, ada: FakeUser
+) -> None:
+    api = orders_api(platform, 2)
+
+    own = unverified_claims(platform.mint_access_token(ada, api=api))
+    chosen = unverified_claims(
+        platform.mint_access_token(ada, api=api, client=spa, scopes=["Orders.Read"], version=1)
+    )
+
+    assert (own["azp"], own["azpacr"], own["scp"]) == (
+        api.client_id,
+        "1",
+        f"{API_SCOPE} Orders.Read",
+    )
+    assert (chosen["appid"], chosen["appidacr"], chosen["scp"]) == (
+        spa.client_id,
+        "0",
+        "Orders.Read",
+    )
+    assert (chosen["ver"], chosen["iss"], chosen["aud"]) == (
+        "1.0",
+        f"https://sts.windows.net/{contoso.tenant_id}/",
+        f"api://{api.client_id}",
+    )
+    with pytest.raises(ValueError, match="exposes no scopes"):
+        platform.mint_access_token(ada, api=api, scopes=["Orders.Write"])
+
+
+@pytest.mark.parametrize(
+    ("variant", "refusal"),
+    [
+        ("expired", jwt.ExpiredSignatureError),
+        ("not yet valid", jwt.ImmatureSignatureError),
+        ("another audience", jwt.InvalidAudienceError),
+        ("another issuer", jwt.InvalidIssuerError),
+        ("wrong_key", jwt.InvalidSignatureError),
+        ("unknown_kid", jwt.InvalidKeyError),
+        ("alg_none", jwt.InvalidKeyError),  # no kid at all
+        ("hs256", jwt.InvalidAlgorithmError),
+        ("hs256_client_secret", jwt.InvalidAlgorithmError),
+    ],
+)
+def test_minted_access_tokens_can_be_made_to_fail_validation(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    spa: FakeApp,
+    ada: FakeUser,
+    variant: str,
+    refusal: type[Exception],
+) -> None:
+    api = orders_api(platform, 2)
+    now = int(time.time())
+    variants: dict[str, dict[str, Any]] = {
+        "expired": {"issued_at": now - 3600 - 60},
+        "not yet valid": {"issued_at": now + 600},
+        "another audience": {"overrides": {"aud": "api://another-api"}},
+        "another issuer": {"overrides": {"iss": "https://sts.windows.net/another-tenant/"}},
+    }
+    options = variants.get(variant, {"signing": variant})
+
+    token = platform.mint_access_token(ada, api=api, client=spa, **options)
+
+    with pytest.raises(refusal):
+        verified_access_token_claims(
+            http, platform, contoso, token, audience=api.client_id, issuer=contoso.issuer
+        )
+    unverified_header = jwt.get_unverified_header(token)
+    published = {key.key_id for key in published_keys(http, platform, contoso).keys}
+    if variant == "wrong_key":
+        assert unverified_header["kid"] in published
+    elif variant == "unknown_kid":
+        assert unverified_header["kid"] not in published
+    elif variant == "alg_none":
+        assert (unverified_header["alg"], token.rpartition(".")[2]) == ("none", "")
+    elif variant in ("hs256", "hs256_client_secret"):
+        key = (
+            api.client_secret.encode()
+            if variant == "hs256_client_secret"
+            else next(iter(published_keys(http, platform, contoso).keys)).key.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        signing_input, _, signature = token.rpartition(".")
+        expected = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+        assert base64.urlsafe_b64encode(expected).rstrip(b"=").decode() == signature
+    elif variant == "expired":
+        claims = unverified_claims(token)
+        assert claims["exp"] == now - 60
+        assert claims["nbf"] == claims["iat"] == now - 3660
+
+
+def test_minted_access_tokens_take_claims_set_and_removed(
+    http: requests.Session, platform: FakeIdentityPlatform, contoso: FakeTenant, ada: FakeUser
+) -> None:
+    api = orders_api(platform, 2)
+
+    token = platform.mint_access_token(
+        ada, api=api, overrides={"uti": "the-same-uti", "roles": ["Admin"]}, remove={"scp"}
+    )
+
+    claims = verified_access_token_claims(
+        http, platform, contoso, token, audience=api.client_id, issuer=contoso.issuer
+    )
+    assert claims["uti"] == "the-same-uti"
+    assert claims["roles"] == ["Admin"]
+    assert "scp" not in claims
+
+
+@pytest.mark.parametrize("version", [2, 1])
+def test_a_minted_app_token_is_what_client_credentials_issue(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    daemon: FakeApp,
+    version: int,
+) -> None:
+    api = orders_api(platform, version)
+    platform.grant_app_roles(daemon, api, ["Orders.Sync"])
+    client = confidential_client(platform, daemon, platform.authority(contoso))
+    issued = client.acquire_token_for_client(scopes=[f"api://{api.client_id}/.default"])
+
+    minted = platform.mint_app_token(daemon, api=api, tenant=contoso)
+    expired = platform.mint_app_token(
+        daemon, api=api, tenant=contoso, issued_at=time.time() - 7200, remove={"roles"}
+    )
+
+    audience = api.client_id if version == 2 else f"api://{api.client_id}"
+    issuer = expected_issuer(contoso, version)
+    minted_claims, issued_claims = (
+        verified_access_token_claims(
+            http, platform, contoso, token, audience=audience, issuer=issuer
+        )
+        for token in (minted, issued["access_token"])
+    )
+    assert minted_claims.keys() == issued_claims.keys()
+    for name in minted_claims.keys() - {"uti", "rh", "aio", "iat", "nbf", "exp"}:
+        assert minted_claims[name] == issued_claims[name], name
+    assert minted_claims["roles"] == ["Orders.Sync"]
+    with pytest.raises(jwt.ExpiredSignatureError):
+        verified_access_token_claims(
+            http, platform, contoso, expired, audience=audience, issuer=issuer
+        )
+    assert "roles" not in unverified_claims(expired)
 
 
 # -- TLS --------------------------------------------------------------------------------------

@@ -12,22 +12,26 @@ the real ``msal`` library, a real browser and our validation code can run the wh
         response = platform.authorize(flow["auth_uri"], user=user)
 
 It also plays Microsoft Graph (``platform.graph_url``) for the group memberships an app
-reads on group overage.
+reads on group overage, and issues access tokens for the APIs its app registrations
+expose (``expose_api``), to public and confidential clients, with ``mint_access_token``
+and ``mint_app_token`` for the tokens a test needs without a sign-in.
 
 Needs the ``testing`` extra (``cryptography`` and ``requests``).
 """
 
 from .browser import AuthorizationRejected, AuthorizationResponse
 from .certificates import CertificateFiles, ensure_certificates
-from .directory import FakeApp, FakeGroup, FakeTenant, FakeUser
+from .directory import AccessTokenVersion, FakeApi, FakeApp, FakeGroup, FakeTenant, FakeUser
 from .faults import Faults, MalformedGraphAnswer, OverageClaim, SigningFault
 from .identity_platform import Endpoint, FakeIdentityPlatform, RecordedRequest
 
 __all__ = [
+    "AccessTokenVersion",
     "AuthorizationRejected",
     "AuthorizationResponse",
     "CertificateFiles",
     "Endpoint",
+    "FakeApi",
     "FakeApp",
     "FakeGroup",
     "FakeIdentityPlatform",

@@ -1,9 +1,10 @@
-"""The claims of the tokens the fake issues, following Entra's v2.0 tokens.
+"""The claims of the tokens the fake issues, following Entra's tokens.
 
 Reference: https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
-and, for ``xms_edov``, https://learn.microsoft.com/entra/identity-platform/optional-claims-reference;
-for ``groups`` and its overage forms,
-https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim.
+and, for ``xms_edov``, ``idtyp`` and the other optional claims,
+https://learn.microsoft.com/entra/identity-platform/optional-claims-reference;
+for ``groups`` and its overage forms, and for the v1.0 and v2.0 access tokens of an API,
+https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference.
 The opaque claims (``uti``, ``rh``, ``aio``) are random; ``login_hint`` is opaque to
 apps but readable by the fake, which needs it back as ``logout_hint``.
 """
@@ -13,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Mapping, Sequence
 
-from .directory import FakeUser
+from .directory import AccessTokenVersion, FakeApi, FakeApp, FakeTenant, FakeUser
 from .faults import OverageClaim
 from .signing import b64url_decode, b64url_encode
 
@@ -24,12 +26,16 @@ __all__ = [
     "GROUP_OVERAGE_LIMIT",
     "TOKEN_LIFETIME",
     "access_token_claims",
+    "api_access_token_claims",
+    "app_only_access_token_claims",
+    "apply_claim_changes",
     "client_info",
     "group_membership_claims",
     "id_token_claims",
     "login_hint",
     "object_id_from_login_hint",
     "pairwise_subject",
+    "service_principal_id",
 ]
 
 #: Seconds id_tokens and access tokens are valid (Entra: 60 to 90 minutes).
@@ -43,6 +49,8 @@ GROUP_OVERAGE_LIMIT = 200
 # The tenant of personal Microsoft accounts: the idp of a guest from outside any tenant.
 _CONSUMER_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 _OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
+# Namespace of the fake's service principal ids (uuid5), so they are stable across runs.
+_SERVICE_PRINCIPALS = uuid.UUID("0c3b7a52-5f0e-4d52-9a53-6b1f2a0e7d11")
 
 
 def id_token_claims(
@@ -146,6 +154,154 @@ def access_token_claims(
         "scp": " ".join(resource_scopes or ["openid", "profile"]),
         "uti": b64url_encode(secrets.token_bytes(16)),
     }
+
+
+def api_access_token_claims(
+    user: FakeUser,
+    *,
+    tenant: FakeTenant,
+    api_app: FakeApp,
+    api: FakeApi,
+    resource: str,
+    client: FakeApp,
+    scopes: Sequence[str],
+    version: AccessTokenVersion,
+    now: int,
+) -> dict[str, object]:
+    """The claims of a delegated access token for ``api``, the API of ``api_app``.
+
+    ``user`` signed in to ``client``, which asked for ``scopes`` (short names, the
+    ``scp`` claim) of the resource named ``resource`` (the API's Application ID URI or
+    client id, as the client wrote it). ``version`` picks Entra's v1.0 or v2.0 format.
+    ``roles`` are the user's app roles; the optional claims are the API's.
+    """
+    claims = _access_token_frame(
+        version=version,
+        tenant=tenant,
+        audience=api_app.client_id if version == 2 else resource,
+        client=client,
+        now=now,
+    )
+    claims.update(
+        {
+            "oid": user.object_id,
+            "sub": pairwise_subject(user.object_id, api_app.client_id),
+            "name": user.name,
+            "scp": " ".join(scopes),
+        }
+    )
+    if version == 2:
+        claims["preferred_username"] = user.preferred_username
+    else:
+        # v1.0 names the user by UPN; a guest has no UPN in the resource tenant.
+        claims.update({"unique_name": user.preferred_username, "amr": ["pwd"], "acr": "1"})
+        if not user.guest:
+            claims["upn"] = user.preferred_username
+        optional_names = {"given_name": user.given_name, "family_name": user.family_name}
+        claims.update({name: value for name, value in optional_names.items() if value})
+    if user.guest:
+        claims["idp"] = _guest_identity_provider(user)
+    if user.roles:
+        claims["roles"] = list(user.roles)
+    optional: dict[str, object | None] = {
+        "idtyp": "user",
+        "email": user.email,
+        "xms_edov": user.email_verified,
+    }
+    claims.update(
+        {
+            name: value
+            for name, value in optional.items()
+            if name in api.optional_claims and value is not None
+        }
+    )
+    return claims
+
+
+def app_only_access_token_claims(
+    client: FakeApp,
+    *,
+    tenant: FakeTenant,
+    api_app: FakeApp,
+    api: FakeApi,
+    resource: str,
+    roles: Sequence[str],
+    version: AccessTokenVersion,
+    now: int,
+) -> dict[str, object]:
+    """The claims of an app-only access token (client credentials) ``client`` gets for
+    ``api``, the API of ``api_app``, in ``tenant``.
+
+    The subject is the client's service principal in ``tenant``; ``roles`` are the
+    app roles it was granted, left out when there are none; there is no ``scp``.
+    """
+    claims = _access_token_frame(
+        version=version,
+        tenant=tenant,
+        audience=api_app.client_id if version == 2 else resource,
+        client=client,
+        now=now,
+    )
+    principal = service_principal_id(client.client_id, tenant.tenant_id)
+    claims.update({"oid": principal, "sub": principal})
+    if version == 1:
+        claims["idp"] = tenant.v1_issuer
+    if roles:
+        claims["roles"] = list(roles)
+    if "idtyp" in api.optional_claims:
+        claims["idtyp"] = "app"
+    return claims
+
+
+def _access_token_frame(
+    *,
+    version: AccessTokenVersion,
+    tenant: FakeTenant,
+    audience: str,
+    client: FakeApp,
+    now: int,
+) -> dict[str, object]:
+    """What every access token for an API carries, user or app: who issued it, for whom,
+    when, and which client asked."""
+    # How the client authenticated: 0 public client, 1 client secret (2 would be a
+    # certificate, which the fake does not take).
+    client_authentication = "0" if client.public_client else "1"
+    claims: dict[str, object] = {
+        "aud": audience,
+        "iss": tenant.issuer if version == 2 else tenant.v1_issuer,
+        "iat": now,
+        "nbf": now,
+        "exp": now + TOKEN_LIFETIME,
+        "tid": tenant.tenant_id,
+        "ver": f"{version}.0",
+        "uti": b64url_encode(secrets.token_bytes(16)),
+        "rh": f"1.{b64url_encode(secrets.token_bytes(24))}.",
+        "aio": b64url_encode(secrets.token_bytes(48)),
+    }
+    if version == 2:
+        claims.update({"azp": client.client_id, "azpacr": client_authentication})
+    else:
+        claims.update({"appid": client.client_id, "appidacr": client_authentication})
+    return claims
+
+
+def apply_claim_changes(
+    claims: dict[str, object], overrides: Mapping[str, object], remove: Collection[str]
+) -> dict[str, object]:
+    """``claims`` with ``overrides`` set (replacing claims of the same name) and the
+    claims named in ``remove`` dropped, in place; returns ``claims``."""
+    claims.update(overrides)
+    for name in remove:
+        claims.pop(name, None)
+    return claims
+
+
+def service_principal_id(client_id: str, tenant_id: str) -> str:
+    """The object id of the service principal of app ``client_id`` in ``tenant_id``.
+
+    Entra creates one per app and tenant; the fake derives it, so it is stable.
+    """
+    return str(uuid.uuid5(_SERVICE_PRINCIPALS, f"{tenant_id.lower()}|{client_id}"))
 
 
 def pairwise_subject(object_id: str, client_id: str) -> str:

@@ -1,8 +1,8 @@
 """The directory objects of the fake identity platform: tenants, groups, users and apps.
 
 They are plain dataclasses created through :class:`~sso_api.testing.FakeIdentityPlatform`
-(``add_tenant``, ``add_group``, ``add_user``, ``register_app``), which fills in
-identifiers the way Entra does. Groups, users and apps are mutable on purpose: a test may
+(``add_tenant``, ``add_group``, ``add_user``, ``register_app``, ``expose_api``), which
+fills in identifiers the way Entra does. Groups, users and apps are mutable on purpose: a test may
 disable a user, move a group or add a redirect URI between two sign-ins, and the platform
 reads the current values on every request.
 """
@@ -10,8 +10,30 @@ reads the current values on every request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-__all__ = ["FakeApp", "FakeGroup", "FakeTenant", "FakeUser"]
+__all__ = [
+    "OPTIONAL_ACCESS_TOKEN_CLAIMS",
+    "V1_ISSUER_TEMPLATE",
+    "AccessTokenVersion",
+    "FakeApi",
+    "FakeApp",
+    "FakeGroup",
+    "FakeTenant",
+    "FakeUser",
+]
+
+#: The ``iss`` of v1.0 access tokens. Microsoft's own value, host included: v1.0 tokens
+#: name ``sts.windows.net`` whatever authority issued them, and nothing is ever fetched
+#: from it, so the fake keeps it as it is.
+V1_ISSUER_TEMPLATE = "https://sts.windows.net/{tenant_id}/"
+
+#: An API registration's ``accessTokenAcceptedVersion``: the format of the access tokens
+#: issued for it. Entra's default (null) means 1.
+AccessTokenVersion = Literal[1, 2]
+
+#: The optional claims an API registration may ask for in its access tokens.
+OPTIONAL_ACCESS_TOKEN_CLAIMS = frozenset({"idtyp", "email", "xms_edov"})
 
 
 @dataclass(frozen=True)
@@ -27,6 +49,11 @@ class FakeTenant:
     name: str
     domain: str
     issuer: str
+
+    @property
+    def v1_issuer(self) -> str:
+        """The ``iss`` of v1.0 access tokens the tenant signs: ``https://sts.windows.net/{id}/``."""
+        return V1_ISSUER_TEMPLATE.format(tenant_id=self.tenant_id)
 
 
 @dataclass
@@ -81,8 +108,34 @@ class FakeUser:
 
 
 @dataclass
+class FakeApi:
+    """What an app registration exposes as a web API ("Expose an API" and "App roles").
+
+    ``identifier_uri`` is the Application ID URI; a client names the API by it or by the
+    registration's client id, as the prefix of a scope (``api://.../access_as_user``).
+    ``scopes`` are the delegated permissions a client may ask for on a user's behalf.
+    ``access_token_version`` is ``accessTokenAcceptedVersion``: 1 (Entra's default, null)
+    or 2, which decides the format, issuer and audience of the API's access tokens.
+    ``app_roles`` are the app roles that applications can be granted (``allowedMemberTypes``
+    ``Application``), carried by app-only tokens. ``optional_claims`` are the optional
+    claims of the API's access tokens, among ``idtyp``, ``email`` and ``xms_edov``.
+    """
+
+    identifier_uri: str
+    scopes: tuple[str, ...] = ("access_as_user",)
+    access_token_version: AccessTokenVersion = 1
+    app_roles: tuple[str, ...] = ()
+    optional_claims: tuple[str, ...] = ("idtyp",)
+
+
+@dataclass
 class FakeApp:
-    """An app registration with a client secret (a confidential "Web" platform client).
+    """An app registration: a confidential client with a secret, or a public client.
+
+    A confidential client (the "Web" platform) authenticates with ``client_secret`` at
+    the token endpoint. A public client (``public_client``: a single-page, mobile or
+    desktop app) has no secret, ``client_secret`` is then empty, and the token endpoint
+    refuses any secret it sends.
 
     ``redirect_uris`` are compared with the ``redirect_uri`` of a request character for
     character, as Entra does, so a missing trailing slash is a mismatch.
@@ -90,6 +143,11 @@ class FakeApp:
     logout page loads it in a hidden iframe with ``sid`` and ``iss`` appended.
     ``require_consent`` makes every sign-in into this app pass through a consent page,
     like :attr:`~sso_api.testing.Faults.require_consent` does for all apps.
+
+    ``api`` is what the registration exposes as a web API, if anything (see
+    :class:`FakeApi` and ``expose_api``). ``app_role_grants`` maps the client id of an
+    API to the app roles this app was granted on it (application permissions with
+    admin consent): the ``roles`` of its app-only tokens for that API.
     """
 
     client_id: str
@@ -97,3 +155,6 @@ class FakeApp:
     redirect_uris: list[str] = field(default_factory=list)
     front_channel_logout_url: str | None = None
     require_consent: bool = False
+    public_client: bool = False
+    api: FakeApi | None = None
+    app_role_grants: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -9,7 +9,8 @@ is Entra's, where ``{tenant}`` is a tenant id, a tenant domain, ``common`` or
 - ``GET /{tenant}/v2.0/.well-known/openid-configuration``: OpenID Provider metadata;
 - ``GET /{tenant}/discovery/v2.0/keys``: the JWKS;
 - ``GET|POST /{tenant}/oauth2/v2.0/authorize``: the sign-in (and consent) pages;
-- ``POST /{tenant}/oauth2/v2.0/token``: authorization code and refresh token grants;
+- ``POST /{tenant}/oauth2/v2.0/token``: authorization code, refresh token and client
+  credentials grants; access tokens for Graph or for an API registered on the platform;
 - ``GET|POST /{tenant}/oauth2/v2.0/logout``: ends the session, front-channel logout.
 
 Under ``/graph`` it also plays Microsoft Graph for what an app asks on group overage
@@ -46,7 +47,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Literal
@@ -60,13 +61,25 @@ from .claims import (
     GROUP_OVERAGE_LIMIT,
     TOKEN_LIFETIME,
     access_token_claims,
+    api_access_token_claims,
+    app_only_access_token_claims,
+    apply_claim_changes,
     client_info,
     group_membership_claims,
     id_token_claims,
     object_id_from_login_hint,
+    service_principal_id,
 )
-from .directory import FakeApp, FakeGroup, FakeTenant, FakeUser
-from .faults import Faults
+from .directory import (
+    OPTIONAL_ACCESS_TOKEN_CLAIMS,
+    AccessTokenVersion,
+    FakeApi,
+    FakeApp,
+    FakeGroup,
+    FakeTenant,
+    FakeUser,
+)
+from .faults import Faults, SigningFault
 from .pages import (
     ACTION_FIELD,
     CANCEL_ACTION,
@@ -89,6 +102,14 @@ from .protocol import (
     pkce_matches,
     required,
     with_query,
+)
+from .resources import (
+    DEFAULT_SCOPE,
+    OIDC_SCOPES,
+    RequestedResource,
+    client_credentials_resource,
+    requested_resources,
+    single_resource,
 )
 from .server import HttpRequest, HttpResponse, HttpServer, HttpsServer
 from .signing import KeyRing
@@ -135,6 +156,8 @@ _FAVICON = (
 )
 _PROMPTS = frozenset({"none", "login", "select_account", "consent"})
 _RESPONSE_MODES = frozenset({"query", "fragment", "form_post"})
+# A delegated permission's name: no blanks, and no "/" (which separates it from its API).
+_PERMISSION_NAME = re.compile(r"[A-Za-z0-9._~:+-]+")
 # RFC 7636 §4.2: an S256 challenge is the unpadded base64url of a SHA-256, 43 characters.
 _S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 _SECONDS = re.compile(r"[0-9]{1,9}")
@@ -535,23 +558,124 @@ class FakeIdentityPlatform:
         redirect_uris: tuple[str, ...] | list[str] = (),
         front_channel_logout_url: str | None = None,
         require_consent: bool = False,
+        public_client: bool = False,
     ) -> FakeApp:
-        """Register a confidential client; id and secret are random when not given.
+        """Register a client; the id is random when not given.
 
-        Raises ``ValueError`` when the client id is taken.
+        A confidential client (the default) gets ``client_secret``, or a random one. A
+        public client (``public_client``: a single-page, mobile or desktop app) has no
+        secret (``client_secret`` is empty) and redeems its codes with PKCE alone; the
+        token endpoint refuses any secret it sends. Raises ``ValueError`` when the
+        client id is taken, or for a secret given to a public client.
         """
+        if public_client and client_secret is not None:
+            raise ValueError("a public client has no client secret")
         app = FakeApp(
             client_id=client_id or str(uuid.uuid4()),
-            client_secret=client_secret or secrets.token_urlsafe(30),
+            client_secret="" if public_client else client_secret or secrets.token_urlsafe(30),
             redirect_uris=list(redirect_uris),
             front_channel_logout_url=front_channel_logout_url,
             require_consent=require_consent,
+            public_client=public_client,
         )
         with self._lock:
-            if app.client_id in self._apps:
+            if app.client_id in self._apps or self._find_api(app.client_id) is not None:
                 raise ValueError(f"client id {app.client_id!r} is taken")
             self._apps[app.client_id] = app
         return app
+
+    def expose_api(
+        self,
+        app: FakeApp,
+        identifier_uri: str | None = None,
+        scopes: Sequence[str] = ("access_as_user",),
+        access_token_version: AccessTokenVersion = 1,
+        app_roles: Sequence[str] = (),
+        optional_claims: Sequence[str] = ("idtyp",),
+    ) -> FakeApi:
+        """Make the registration ``app`` expose a web API, as Entra's "Expose an API" does.
+
+        ``identifier_uri`` is the Application ID URI, ``api://<client id>`` by default.
+        ``scopes`` are the delegated permissions clients may ask for.
+        ``access_token_version`` is ``accessTokenAcceptedVersion``: 1 (Entra's default)
+        or 2. ``app_roles`` are the roles applications can be granted
+        (:meth:`grant_app_roles`). ``optional_claims`` are among ``idtyp``, ``email`` and
+        ``xms_edov``. Exposing again replaces the previous settings; the returned
+        :class:`FakeApi` (also ``app.api``) may be changed between requests.
+
+        Raises ``ValueError`` for an app this platform did not register, an identifier
+        URI another app uses, an unknown version or optional claim, or a scope name that
+        is empty, ``.default``, or holds a blank or a ``/``.
+        """
+        identifier_uri = identifier_uri or f"api://{app.client_id}"
+        if access_token_version not in (1, 2):
+            raise ValueError("access_token_version is 1 or 2")
+        unknown_claims = set(optional_claims) - OPTIONAL_ACCESS_TOKEN_CLAIMS
+        if unknown_claims:
+            raise ValueError(f"unknown optional claims {sorted(unknown_claims)}")
+        if not scopes:
+            raise ValueError("an API exposes at least one scope")
+        for scope in scopes:
+            if scope == DEFAULT_SCOPE or not _PERMISSION_NAME.fullmatch(scope):
+                raise ValueError(f"{scope!r} cannot name a scope")
+        api = FakeApi(
+            identifier_uri=identifier_uri,
+            scopes=tuple(dict.fromkeys(scopes)),
+            access_token_version=access_token_version,
+            app_roles=tuple(dict.fromkeys(app_roles)),
+            optional_claims=tuple(dict.fromkeys(optional_claims)),
+        )
+        with self._lock:
+            if self._apps.get(app.client_id) is not app:
+                raise ValueError(f"the app {app.client_id!r} is not registered here")
+            holder = self._find_api(identifier_uri) or self._apps.get(identifier_uri)
+            if holder is not None and holder is not app:
+                raise ValueError(f"the identifier URI {identifier_uri!r} is taken")
+            app.api = api
+        return api
+
+    def grant_app_roles(self, client: FakeApp, api: FakeApp, roles: Sequence[str]) -> None:
+        """Grant ``client`` the app roles ``roles`` of the API ``api`` exposes.
+
+        What an administrator does by consenting to application permissions: the
+        client's app-only tokens for ``api`` (client credentials) then carry them in
+        ``roles``. Adds to earlier grants. Raises ``ValueError`` when ``api`` exposes no
+        API or does not define one of the roles for applications.
+        """
+        if api.api is None:
+            raise ValueError(f"the app {api.client_id!r} exposes no API; call expose_api")
+        undefined = [role for role in roles if role not in api.api.app_roles]
+        if undefined:
+            raise ValueError(f"the API defines no app roles {undefined} for applications")
+        with self._lock:
+            granted = client.app_role_grants.get(api.client_id, ())
+            client.app_role_grants[api.client_id] = tuple(dict.fromkeys([*granted, *roles]))
+
+    def service_principal_id(self, app: FakeApp, tenant: FakeTenant) -> str:
+        """The object id of ``app``'s service principal in ``tenant``.
+
+        The ``oid`` and ``sub`` of the app-only tokens ``app`` gets there; the same for
+        the same client id and tenant id, on any platform.
+        """
+        return service_principal_id(app.client_id, tenant.tenant_id)
+
+    def _find_api(self, name: str) -> FakeApp | None:
+        # Caller holds the lock.
+        return self._apis_by_name().get(name)
+
+    def _api_finder(self) -> Callable[[str], FakeApp | None]:
+        """A lookup of APIs by name over a snapshot of the registrations."""
+        with self._lock:
+            return self._apis_by_name().get
+
+    def _apis_by_name(self) -> dict[str, FakeApp]:
+        # Caller holds the lock. An API is named by its Application ID URI or client id.
+        return {
+            name: app
+            for app in self._apps.values()
+            if app.api is not None
+            for name in (app.api.identifier_uri, app.client_id)
+        }
 
     @property
     def tenants(self) -> list[FakeTenant]:
@@ -636,6 +760,88 @@ class FakeIdentityPlatform:
         The previous keys leave the JWKS unless ``keep_old``.
         """
         return self._keys.rotate(keep_old=keep_old)
+
+    def mint_access_token(
+        self,
+        user: FakeUser,
+        *,
+        api: FakeApp,
+        client: FakeApp | None = None,
+        scopes: Sequence[str] | None = None,
+        version: AccessTokenVersion | None = None,
+        issued_at: float | None = None,
+        overrides: Mapping[str, object] | None = None,
+        remove: Collection[str] = (),
+        signing: SigningFault = "valid",
+    ) -> str:
+        """A delegated access token for ``api``, as the token endpoint would issue it, but
+        without a sign-in and shaped as a test needs.
+
+        By default it is exactly what ``client`` (default: ``api`` itself) would get for
+        ``user`` asking for ``scopes`` (default: every scope the API exposes) by the
+        Application ID URI, in the API's ``access_token_version`` (or ``version``),
+        signed with the current published key. ``issued_at`` (default: the platform's
+        clock) sets ``iat`` and ``nbf``, and ``exp`` an hour later, so a past or future
+        time makes an expired or not yet valid token. ``overrides`` sets claims or
+        replaces them (another ``aud``, ``iss`` or ``uti``), ``remove`` drops claims
+        (``scp``), and ``signing`` forges the signature as the id_token fault of the
+        same name does; ``"hs256_client_secret"`` keys HS256 with the API's secret.
+
+        Raises ``ValueError`` when ``api`` exposes no API, or for a scope it does not
+        expose.
+        """
+        exposed = _exposed_api(api)
+        unknown = [scope for scope in scopes or () if scope not in exposed.scopes]
+        if unknown:
+            raise ValueError(f"the API exposes no scopes {unknown}")
+        with self._lock:
+            tenant = self._tenants[user.tenant_id.lower()]
+        claims = api_access_token_claims(
+            user,
+            tenant=tenant,
+            api_app=api,
+            api=exposed,
+            resource=exposed.identifier_uri,
+            client=client or api,
+            scopes=exposed.scopes if scopes is None else tuple(scopes),
+            version=version or exposed.access_token_version,
+            now=int(self._now() if issued_at is None else issued_at),
+        )
+        apply_claim_changes(claims, overrides or {}, remove)
+        return self._keys.sign(claims, signing=signing, client_secret=api.client_secret)
+
+    def mint_app_token(
+        self,
+        client: FakeApp,
+        *,
+        api: FakeApp,
+        tenant: FakeTenant,
+        version: AccessTokenVersion | None = None,
+        issued_at: float | None = None,
+        overrides: Mapping[str, object] | None = None,
+        remove: Collection[str] = (),
+        signing: SigningFault = "valid",
+    ) -> str:
+        """An app-only access token for ``api``, as ``client`` would get it in ``tenant``
+        with the client credentials grant, without the request.
+
+        ``roles`` are the app roles granted to ``client`` (:meth:`grant_app_roles`);
+        ``version``, ``issued_at``, ``overrides``, ``remove`` and ``signing`` work as for
+        :meth:`mint_access_token`. Raises ``ValueError`` when ``api`` exposes no API.
+        """
+        exposed = _exposed_api(api)
+        claims = app_only_access_token_claims(
+            client,
+            tenant=tenant,
+            api_app=api,
+            api=exposed,
+            resource=exposed.identifier_uri,
+            roles=client.app_role_grants.get(api.client_id, ()),
+            version=version or exposed.access_token_version,
+            now=int(self._now() if issued_at is None else issued_at),
+        )
+        apply_claim_changes(claims, overrides or {}, remove)
+        return self._keys.sign(claims, signing=signing, client_secret=api.client_secret)
 
     def authorize(
         self,
@@ -752,7 +958,7 @@ class FakeIdentityPlatform:
             "request_uri_parameter_supported": False,
             "authorization_endpoint": f"{pages}/oauth2/v2.0/authorize",
             "code_challenge_methods_supported": ["S256"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "http_logout_supported": True,
             "frontchannel_logout_supported": True,
             "frontchannel_logout_session_supported": True,
@@ -884,6 +1090,9 @@ class FakeIdentityPlatform:
         scopes = tuple(required(params, "scope").split())
         if "openid" not in scopes:
             raise EntraError("invalid_scope", 70011, "The scope must include 'openid' to sign in.")
+        # Every resource must exist; several may be named here, to consent to them at
+        # once. The token request then picks one.
+        requested_resources(scopes, self._api_finder())
         code_challenge = required(params, "code_challenge")
         if params.get("code_challenge_method") != "S256":
             raise malformed("PKCE is required, with code_challenge_method 'S256'.")
@@ -1080,9 +1289,11 @@ class FakeIdentityPlatform:
             return faulted
         try:
             params = parameters(request, include_query=False)
-            segment, _ = self._resolve_authority(authority)
+            segment, tenant = self._resolve_authority(authority)
             app = self._authenticate_client(request, params)
             grant_type = required(params, "grant_type")
+            if grant_type == "client_credentials":
+                return self._json(200, self._client_credentials_response(app, tenant, params))
             if grant_type == "authorization_code":
                 grant = self._redeem_code(app, segment, params)
             elif grant_type == "refresh_token":
@@ -1093,8 +1304,14 @@ class FakeIdentityPlatform:
                     70003,
                     f"Grant type '{echo(grant_type)}' is unsupported.",
                 )
+            # The token request's scope picks the resource; without one, the scopes the
+            # code or refresh token was granted for. Either way, one resource only.
+            requested = params["scope"].split() if "scope" in params else grant.scopes
+            resource = single_resource(requested, self._api_finder())
             with_client_info = params.get("client_info") == "1"
-            return self._json(200, self._token_response(app, grant, with_client_info))
+            return self._json(
+                200, self._token_response(app, grant, requested, resource, with_client_info)
+            )
         except EntraError as error:
             return self._json_error(error, trace)
 
@@ -1137,7 +1354,8 @@ class FakeIdentityPlatform:
     def _authenticate_client(self, request: HttpRequest, params: dict[str, str]) -> FakeApp:
         """The app whose credentials the request carries, as HTTP Basic or form fields.
 
-        RFC 6749 §2.3: a client uses one authentication method per request.
+        RFC 6749 §2.3: a client uses one authentication method per request. A public
+        client only names itself (``client_id``) and must present no secret at all.
         """
         basic = basic_credentials(request.header("Authorization"))
         form_id, form_secret = params.get("client_id"), params.get("client_secret")
@@ -1153,6 +1371,16 @@ class FakeIdentityPlatform:
         if app is None:
             raise _unknown_client(client_id)
         secret = basic[1] if basic is not None else form_secret
+        if app.public_client:
+            if secret is not None:
+                raise EntraError(
+                    "invalid_client",
+                    700025,
+                    "Client is public so neither 'client_assertion' nor 'client_secret' "
+                    "should be presented.",
+                    401,
+                )
+            return app
         if secret is None:
             raise EntraError(
                 "invalid_client", 7000218, "The request must contain 'client_secret'.", 401
@@ -1222,9 +1450,58 @@ class FakeIdentityPlatform:
         # A refreshed id_token answers no authorization request, so it carries no nonce.
         return replace(grant, nonce=None)
 
-    def _token_response(
-        self, app: FakeApp, grant: _Grant, with_client_info: bool
+    def _client_credentials_response(
+        self, app: FakeApp, tenant: FakeTenant | None, params: dict[str, str]
     ) -> dict[str, object]:
+        """An app-only access token for the API the ``/.default`` scope names.
+
+        Only confidential clients, and only at a tenant's authority: the token's subject
+        is the client's service principal there.
+        """
+        if app.public_client:
+            raise EntraError(
+                "invalid_client",
+                7000218,
+                "The request body must contain 'client_assertion' or 'client_secret': the "
+                "client credentials grant is for confidential clients.",
+                401,
+            )
+        if tenant is None:
+            raise malformed(
+                "the client credentials grant needs a tenant's authority, not 'common' or "
+                "'organizations'."
+            )
+        api_app, api, name = client_credentials_resource(
+            required(params, "scope"), self._api_finder()
+        )
+        claims = app_only_access_token_claims(
+            app,
+            tenant=tenant,
+            api_app=api_app,
+            api=api,
+            resource=name,
+            roles=app.app_role_grants.get(api_app.client_id, ()),
+            version=api.access_token_version,
+            now=int(self._now()),
+        )
+        return {
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME - 1,
+            "ext_expires_in": TOKEN_LIFETIME - 1,
+            "access_token": self._keys.sign(claims),
+        }
+
+    def _token_response(
+        self,
+        app: FakeApp,
+        grant: _Grant,
+        scopes: Sequence[str],
+        resource: RequestedResource,
+        with_client_info: bool,
+    ) -> dict[str, object]:
+        """The token response to a user's grant: the access token for ``resource`` (what
+        ``scopes``, the request's, ask for), the id_token, and a new refresh token when
+        the grant allows it."""
         now = int(self._now())
         with self._lock:
             user = self._users.get(grant.user_object_id)
@@ -1233,6 +1510,7 @@ class FakeIdentityPlatform:
                     "invalid_grant", 50057, "The user account is disabled or does not exist."
                 )
             issuer = self._issuer_of(user)
+            tenant = self._tenants[user.tenant_id.lower()]
             faults = replace(self.faults)
             group_claims = group_membership_claims(
                 self._transitive_group_ids(user),
@@ -1251,17 +1529,29 @@ class FakeIdentityPlatform:
             now=now,
             group_claims=group_claims,
         )
-        claims.update(faults.id_token_claims_override)
-        for name in faults.id_token_claims_remove:
-            claims.pop(name, None)
-        access_claims = access_token_claims(
-            user, issuer=issuer, client_id=app.client_id, scopes=grant.scopes, now=now
-        )
-        with self._lock:
-            self._access_token_ids.add(str(access_claims["uti"]))
+        apply_claim_changes(claims, faults.id_token_claims_override, faults.id_token_claims_remove)
+        if resource.app is not None and resource.api is not None:
+            access_claims = api_access_token_claims(
+                user,
+                tenant=tenant,
+                api_app=resource.app,
+                api=resource.api,
+                resource=resource.name,
+                client=app,
+                scopes=resource.scopes,
+                version=resource.api.access_token_version,
+                now=now,
+            )
+        else:
+            access_claims = access_token_claims(
+                user, issuer=issuer, client_id=app.client_id, scopes=resource.scopes, now=now
+            )
+            with self._lock:
+                self._access_token_ids.add(str(access_claims["uti"]))
+        granted = [scope for scope in scopes if scope in OIDC_SCOPES and scope != "offline_access"]
         response: dict[str, object] = {
             "token_type": "Bearer",
-            "scope": " ".join(scope for scope in grant.scopes if scope != "offline_access"),
+            "scope": " ".join([*granted, *resource.requested]),
             "expires_in": TOKEN_LIFETIME - 1,
             "ext_expires_in": TOKEN_LIFETIME - 1,
             "access_token": self._keys.sign(access_claims),
@@ -1532,6 +1822,12 @@ def _invalid_graph_token(message: str) -> graph.GraphError:
 def _graph_method_not_allowed(allowed: str) -> graph.GraphError:
     message = f"The method is not allowed here; use {allowed}."
     return graph.GraphError(405, "Request_BadRequest", message, [("Allow", allowed)])
+
+
+def _exposed_api(app: FakeApp) -> FakeApi:
+    if app.api is None:
+        raise ValueError(f"the app {app.client_id!r} exposes no API; call expose_api first")
+    return app.api
 
 
 def _unknown_client(client_id: str) -> EntraError:

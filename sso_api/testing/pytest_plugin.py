@@ -20,6 +20,13 @@ any test suite that has ``sso_api`` and pytest-django. All of them start with ``
 ``sso_sign_in``            the whole sign-in in one call: ``sso_sign_in(user)`` returns
                            the JSON of ``/token/`` (``access``, ``refresh``, ``user``)
 
+Access tokens for the project's API: ``sso_identity_platform.expose_api(sso_app)`` makes
+the app ``sso_settings`` configures expose an API (``api://<client id>``,
+``access_as_user``); ``sso_identity_platform.register_app(public_client=True,
+redirect_uris=[...])`` registers a client app that calls it, and
+``sso_identity_platform.mint_access_token(user, api=sso_app, client=...)`` and
+``mint_app_token`` sign tokens for it without a sign-in. ``sso_app`` is new for every test.
+
 Misbehaviour switches are ``sso_identity_platform.faults``; they are reset after every
 test that uses ``sso_settings``, and so are the platform's ``group_overage_limit`` and
 ``graph_page_size``. The API is expected at ``/api/sso/``; set the ``sso_api_prefix``
