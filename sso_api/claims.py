@@ -67,6 +67,20 @@ class MicrosoftClaims:
             raw=dict(claims),
         )
 
+    @classmethod
+    def from_access_token(cls, claims: dict[str, Any]) -> MicrosoftClaims:
+        """Build from a validated Entra access token for this API, v1.0 or v2.0.
+
+        v1.0 tokens name the account in ``upn`` or ``unique_name`` where v2.0 tokens use
+        ``preferred_username``; an access token has no ``sid``.
+        """
+        username = claims.get("preferred_username") or claims.get("upn") or claims.get(
+            "unique_name"
+        )
+        return cls.from_validated(
+            {**claims, "preferred_username": username, "sid": None, "sub": claims.get("sub", "")}
+        )
+
     def with_groups(self, groups: tuple[str, ...]) -> MicrosoftClaims:
         """The same claims with the groups resolved elsewhere (Microsoft Graph)."""
         return replace(self, groups=groups, groups_overage=False)

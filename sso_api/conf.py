@@ -213,6 +213,25 @@ SPECS: tuple[SettingSpec, ...] = (
         "Absolute lifetime of a refresh-token family; rotation never extends it.",
     ),
     SettingSpec(
+        "API_AUDIENCES",
+        [],
+        _STR_LIST,
+        "Audiences of Entra access tokens for this API; empty: api://<application id> and "
+        "the application id.",
+    ),
+    SettingSpec(
+        "API_SCOPE",
+        "access_as_user",
+        (str,),
+        "The delegated scope an Entra access token must carry (scp) to be accepted here.",
+    ),
+    SettingSpec(
+        "API_CLIENT_IDS",
+        [],
+        _STR_LIST,
+        "Client ids of the apps whose Entra access tokens are accepted; empty: any app.",
+    ),
+    SettingSpec(
         "GROUP_MAP",
         {},
         (dict,),
@@ -468,6 +487,23 @@ class SSOSettings:
             str(flag): [authorization_key(str(key)) for key in names_in(keys) or ()]
             for flag, keys in mapping.items()
         }
+
+    @property
+    def api_audiences(self) -> list[str]:
+        """The ``aud`` an Entra access token for this API may carry."""
+        listed = self._strings("API_AUDIENCES")
+        if listed:
+            return listed
+        application_id = self.application_id
+        return [f"api://{application_id}", application_id] if application_id else []
+
+    @property
+    def api_scope(self) -> str:
+        return str(self.value("API_SCOPE"))
+
+    @property
+    def api_client_ids(self) -> list[str]:
+        return self._strings("API_CLIENT_IDS")
 
     @property
     def graph_url(self) -> str:

@@ -231,6 +231,34 @@ class LoginRefused(SSOError):
     default_detail = "This account may not sign in here."
 
 
+# --- Entra access tokens for this API (apps that use MSAL) --------------------------------
+
+
+class InvalidEntraToken(SSOError):
+    """Not an Entra access token for this API: bad signature or algorithm, another audience
+    (Microsoft Graph, an id_token's client), another issuer, expired, or malformed."""
+
+    code = "invalid_entra_token"
+    status_code = 401
+    default_detail = "The Microsoft access token is invalid, expired or not meant for this API."
+
+
+class EntraScopeMissing(SSOError):
+    """A valid token without this API's delegated scope: app-only, or not consented."""
+
+    code = "entra_scope_missing"
+    status_code = 403
+    default_detail = "The Microsoft access token does not carry this API's scope."
+
+
+class EntraClientNotAllowed(SSOError):
+    """A valid token obtained by an app not in ``MICROSOFT_SSO_API_CLIENT_IDS``."""
+
+    code = "entra_client_not_allowed"
+    status_code = 403
+    default_detail = "The app that obtained this Microsoft access token may not call this API."
+
+
 # --- The hand-off code and our own tokens ---------------------------------------------------
 
 

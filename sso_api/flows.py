@@ -39,6 +39,7 @@ from sso_api import audit, policy, tokens
 from sso_api.callback_uri import build_callback_uri, callback_netloc, request_scheme
 from sso_api.conf import SSOSettings, sso_settings
 from sso_api.destinations import add_query_params, validate_next_url
+from sso_api.entra.access_token import EntraAccessToken
 from sso_api.entra.client import entra_client
 from sso_api.exceptions import (
     AccessDenied,
@@ -482,3 +483,26 @@ def _described(
 ) -> UserProfile:
     tenant_id, object_id = identity if identity else (None, None)
     return {**profile, "tenant_id": tenant_id, "object_id": object_id, "roles": roles}
+
+
+def entra_bearer_user(
+    request: HttpRequest, raw_token: str
+) -> tuple[AbstractBaseUser, EntraAccessToken]:
+    """The user and validated claims of an Entra access token sent as a bearer token.
+
+    No outbound call once the authority's metadata and keys are cached, one query for a
+    known account. Raises :class:`SSODisabled`, the token's refusals
+    (:class:`InvalidEntraToken`, :class:`EntraScopeMissing`,
+    :class:`EntraClientNotAllowed`), the user policy's refusals, or
+    :class:`ProviderUnavailable`.
+    """
+    conf = _enabled_settings(request)
+    client = entra_client(conf)
+    token = client.validate_access_token(raw_token, conf)
+    single_tenant_app = policy.app_is_single_tenant(
+        client.metadata().issuer, token.claims.tenant_id
+    )
+    user = policy.user_for_access_token(
+        token.claims, request, conf, single_tenant_app=single_tenant_app
+    )
+    return user, token

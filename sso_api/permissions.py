@@ -30,6 +30,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from sso_api.entra.access_token import EntraAccessToken
 from sso_api.exceptions import AppRoleRequired
 from sso_api.tokens import roles_from_claims
 
@@ -54,7 +55,10 @@ class HasAppRole(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if request.auth is None:
             return False  # DRF answers 401 when an authenticator could have been used
-        held = set(roles_from_claims(getattr(request.auth, "payload", None)))
+        if isinstance(request.auth, EntraAccessToken):
+            held = set(request.auth.roles)  # signed by Microsoft for this API
+        else:
+            held = set(roles_from_claims(getattr(request.auth, "payload", None)))
         if self.any_of_roles is not None:
             allowed = bool(held & self.any_of_roles)
         else:

@@ -430,3 +430,28 @@ def last_identity(user: AbstractBaseUser) -> MicrosoftIdentity | None:
     return (
         MicrosoftIdentity.objects.filter(user_id=user.pk).order_by("-last_login_at", "-pk").first()
     )
+
+
+def user_for_access_token(
+    claims: MicrosoftClaims, request: HttpRequest, conf: SSOSettings, *, single_tenant_app: bool
+) -> AbstractBaseUser:
+    """The user an Entra access token for this API speaks for, on every request.
+
+    The tenant rule applies each time (one comparison); the account's user is found by
+    ``(tid, oid)`` in one query. On first sight the whole sign-in policy runs once, as for
+    a browser sign-in, and may create the user (``MICROSOFT_SSO_AUTO_CREATE_USERS``).
+    Raises :class:`TenantNotAllowed`, :class:`UserInactive` or any refusal of
+    :func:`sign_in`.
+    """
+    if not tenant_allowed(claims.tenant_id, conf):
+        raise TenantNotAllowed(f"tenant {claims.tenant_id} is not allowed")
+    identity = (
+        MicrosoftIdentity.objects.select_related("user")
+        .filter(tenant_id=claims.tenant_id, object_id=claims.object_id)
+        .first()
+    )
+    if identity is None:
+        return sign_in(claims, request, conf, single_tenant_app=single_tenant_app).user
+    if not identity.user.is_active:
+        raise UserInactive("the token's user is deactivated")
+    return identity.user

@@ -608,6 +608,8 @@ const MESSAGES: Record<string, string> = {
   user_not_found: "There is no account for you here yet. Ask an administrator for access.",
   user_inactive: "Your account here is disabled. Contact an administrator.",
   login_refused: "This account is not allowed to sign in here.",
+  groups_unavailable:
+    "Your group memberships could not be read from Microsoft right now. Please try again shortly.",
   invalid_sso_code:
     "This sign-in link has expired or was already used. Please start signing in again.",
   invalid_code_verifier:
@@ -639,6 +641,10 @@ const MESSAGES: Record<string, string> = {
   token_not_valid: "Your session has expired. Please sign in again.",
   not_authenticated: "You are not signed in.",
   password_changed: "Your password was changed. Please sign in again.",
+  app_role_required: "Your account does not hold the role this needs.",
+  invalid_entra_token: "The Microsoft token is invalid or expired. Please sign in again.",
+  entra_scope_missing: "The Microsoft token was not granted access to this API.",
+  entra_client_not_allowed: "This app may not call the API.",
   network_error:
     "The sign-in service could not be reached. Check your connection and try again.",
   invalid_response: "The sign-in service gave an unexpected answer. Please try again.",

@@ -38,6 +38,7 @@ import requests
 from sso_api.claims import MicrosoftClaims
 from sso_api.conf import SSOSettings
 from sso_api.entra import graph
+from sso_api.entra.access_token import EntraAccessToken, validate_access_token
 from sso_api.entra.http import IdentityPlatformSession
 from sso_api.entra.id_token import validate_id_token
 from sso_api.entra.metadata import (
@@ -327,6 +328,22 @@ class EntraClient:
         access_token = result.get("access_token")
         return RedeemedCode(
             claims=claims, access_token=access_token if isinstance(access_token, str) else None
+        )
+
+    def validate_access_token(self, raw_token: str, conf: SSOSettings) -> EntraAccessToken:
+        """An Entra access token for this API, validated (see
+        :mod:`sso_api.entra.access_token`) against the cached metadata and keys.
+
+        Raises :class:`InvalidEntraToken`, :class:`EntraScopeMissing`,
+        :class:`EntraClientNotAllowed` or :class:`ProviderUnavailable`.
+        """
+        return validate_access_token(
+            raw_token,
+            metadata=self.metadata(),
+            keys=self.signing_keys(),
+            audiences=conf.api_audiences,
+            scope=conf.api_scope,
+            client_ids=conf.api_client_ids,
         )
 
     def transitive_group_ids(self, graph_url: str, access_token: str | None) -> tuple[str, ...]:

@@ -39,7 +39,7 @@ import jwt
 import requests
 
 from sso_api.entra.http import IdentityPlatformSession
-from sso_api.exceptions import InvalidIdToken, ProviderUnavailable
+from sso_api.exceptions import InvalidIdToken, ProviderUnavailable, SSOError
 
 KEY_REFETCH_INTERVAL_SECONDS = 5.0
 KEYS_TTL_SECONDS = 24 * 3600.0
@@ -185,10 +185,11 @@ class SigningKeys:
         self._keys = rsa_signing_keys(jwks)
         self._fetched_at = time.monotonic()
 
-    def key_for(self, kid: str) -> jwt.PyJWK:
+    def key_for(self, kid: str, *, unknown: type[SSOError] = InvalidIdToken) -> jwt.PyJWK:
         """The published RSA signing key with id ``kid``.
 
-        Raises :class:`InvalidIdToken` when no published key has that id, even after one
+        Raises ``unknown`` (:class:`InvalidIdToken` unless told otherwise: the caller names
+        the kind of token it validates) when no published key has that id, even after one
         refetch, and :class:`ProviderUnavailable` when the keys cannot be fetched.
         """
         with self._lock:
@@ -205,5 +206,5 @@ class SigningKeys:
                 self._refresh()
             key = self._keys.get(kid)
         if key is None:
-            raise InvalidIdToken("id_token signed with an unknown key id")
+            raise unknown("token signed with an unknown key id")
         return key

@@ -1,0 +1,245 @@
+"""Entra access tokens for this API, accepted directly as bearer tokens on any DRF view."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
+
+from sso_api.authentication import AccessTokenAuthentication, EntraAccessTokenAuthentication
+from sso_api.models import MicrosoftIdentity
+from sso_api.permissions import HasAppRole
+from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeTenant, FakeUser
+from sso_api.testing.claims import GRAPH_APP_ID
+from sso_api.testing.client import SignInDriver
+
+pytestmark = pytest.mark.django_db
+User = get_user_model()
+
+
+class WhoAmI(APIView):
+    authentication_classes: Sequence[type[BaseAuthentication]] = (EntraAccessTokenAuthentication,)
+    permission_classes: Sequence[type[BasePermission]] = (IsAuthenticated,)
+
+    def get(self, request: Any) -> Response:
+        return Response({"user": request.user.get_username(), "client": request.auth.client_id})
+
+
+class EitherToken(WhoAmI):
+    authentication_classes: Sequence[type[BaseAuthentication]] = (
+        EntraAccessTokenAuthentication,
+        AccessTokenAuthentication,
+    )
+
+    def get(self, request: Any) -> Response:
+        return Response({"user": request.user.get_username()})
+
+
+class OursOnly(EitherToken):
+    authentication_classes = (AccessTokenAuthentication,)
+
+
+class AdminsOnly(WhoAmI):
+    permission_classes = (IsAuthenticated, HasAppRole)
+    required_app_roles: tuple[str, ...] = ("Admin",)
+
+
+def call(view: type[APIView], token: str) -> Response:
+    request = APIRequestFactory().get("/", headers={"Authorization": f"Bearer {token}"})
+    response: Response = view.as_view()(request)
+    return response
+
+
+@pytest.fixture
+def api(entra_app: FakeApp, identity_platform: FakeIdentityPlatform, sso: Any) -> FakeApp:
+    """This API's registration (the one it signs users in with) exposing access_as_user,
+    with the email optional claims in its access tokens."""
+    identity_platform.expose_api(
+        entra_app, access_token_version=2, optional_claims=("idtyp", "email", "xms_edov")
+    )
+    return entra_app
+
+
+@pytest.fixture
+def mobile_app(identity_platform: FakeIdentityPlatform) -> FakeApp:
+    """A public client (a mobile app with MSAL) calling the API."""
+    return identity_platform.register_app(redirect_uris=["myapp://auth"], public_client=True)
+
+
+def mint(
+    platform: FakeIdentityPlatform, user: FakeUser, api: FakeApp, client: FakeApp, **extra: Any
+) -> str:
+    return platform.mint_access_token(user, api=api, client=client, **extra)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_valid_entra_token_signs_its_user_in_created_on_first_sight(
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+    version: Any,
+) -> None:
+    token = mint(identity_platform, ada, api, mobile_app, version=version)
+
+    response = call(WhoAmI, token)
+
+    assert response.status_code == 200
+    assert response.data == {"user": "ada@contoso.example", "client": mobile_app.client_id}
+    identity = MicrosoftIdentity.objects.get()
+    assert (identity.tenant_id, identity.object_id) == (ada.tenant_id, ada.object_id)
+
+
+def test_a_known_account_costs_one_query_no_write_and_no_outbound_call(
+    identity_platform: FakeIdentityPlatform, api: FakeApp, mobile_app: FakeApp, ada: FakeUser
+) -> None:
+    assert call(WhoAmI, mint(identity_platform, ada, api, mobile_app)).status_code == 200
+    identity_platform.clear_requests()
+    token = mint(identity_platform, ada, api, mobile_app)
+
+    with CaptureQueriesContext(connections["default"]) as queries:
+        response = call(WhoAmI, token)
+
+    assert response.status_code == 200
+    assert len(queries) == 1
+    assert queries[0]["sql"].lstrip().upper().startswith("SELECT")
+    assert sum(identity_platform.count(endpoint) for endpoint in ("metadata", "keys")) == 0
+
+
+REFUSED_AS_INVALID = {
+    "graph-token": {"overrides": {"aud": GRAPH_APP_ID}},
+    "other-api": {"overrides": {"aud": "api://someone-else"}},
+    "audience-list": {"overrides": {"aud": ["api://someone-else", "{api}"]}},
+    "expired": {"issued_at": time.time() - 3 * 3600},
+    "not-yet-valid": {"issued_at": time.time() + 3600},
+    "alg-none": {"signing": "alg_none"},
+    "hs256": {"signing": "hs256"},
+    "hs256-with-the-secret": {"signing": "hs256_client_secret"},
+    "wrong-key-valid-kid": {"signing": "wrong_key"},
+    "unknown-kid": {"signing": "unknown_kid"},
+    "other-issuer": {"overrides": {"iss": "https://login.microsoftonline.com/other/v2.0"}},
+    "no-uti": {"remove": {"uti"}},
+    "an-id-token": {"remove": {"azp", "scp"}, "overrides": {"nonce": "n"}},
+}
+
+
+@pytest.mark.parametrize("change", REFUSED_AS_INVALID.values(), ids=REFUSED_AS_INVALID.keys())
+def test_tokens_that_are_not_for_this_api_are_refused(
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+    change: dict[str, Any],
+) -> None:
+    overrides = {
+        name: [api.client_id if item == "{api}" else item for item in value]
+        if isinstance(value, list)
+        else value
+        for name, value in change.get("overrides", {}).items()
+    }
+    token = mint(identity_platform, ada, api, mobile_app, **{**change, "overrides": overrides})
+
+    response = call(WhoAmI, token)
+
+    assert response.status_code == 401
+    assert response.data == {
+        "detail": "The Microsoft access token is invalid, expired or not meant for this API.",
+        "code": "invalid_entra_token",
+    }
+    assert not User.objects.exists()
+
+
+def test_an_app_only_token_is_refused(
+    identity_platform: FakeIdentityPlatform, api: FakeApp, contoso: FakeTenant
+) -> None:
+    daemon = identity_platform.register_app()
+    token = identity_platform.mint_app_token(daemon, api=api, tenant=contoso)
+    response = call(WhoAmI, token)
+    assert (response.status_code, response.data["code"]) == (403, "entra_scope_missing")
+
+
+def test_a_token_without_the_apis_scope_is_refused(
+    identity_platform: FakeIdentityPlatform, api: FakeApp, mobile_app: FakeApp, ada: FakeUser
+) -> None:
+    response = call(WhoAmI, mint(identity_platform, ada, api, mobile_app, remove={"scp"}))
+    assert (response.status_code, response.data["code"]) == (403, "entra_scope_missing")
+
+
+def test_only_listed_client_apps_are_accepted_when_a_list_is_set(
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+    sso: Any,
+) -> None:
+    other_app = identity_platform.register_app(public_client=True)
+    sso.MICROSOFT_SSO_API_CLIENT_IDS = [mobile_app.client_id]
+
+    assert call(WhoAmI, mint(identity_platform, ada, api, mobile_app)).status_code == 200
+    refused = call(WhoAmI, mint(identity_platform, ada, api, other_app))
+    assert (refused.status_code, refused.data["code"]) == (403, "entra_client_not_allowed")
+
+
+def test_the_user_policy_applies_to_entra_tokens(
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+    grace: FakeUser,
+    sso: Any,
+) -> None:
+    sso.MICROSOFT_SSO_AUTO_CREATE_USERS = False
+    unknown = call(WhoAmI, mint(identity_platform, ada, api, mobile_app))
+    assert (unknown.status_code, unknown.data["code"]) == (403, "user_not_found")
+
+    sso.MICROSOFT_SSO_AUTO_CREATE_USERS = True
+    assert call(WhoAmI, mint(identity_platform, grace, api, mobile_app)).status_code == 200
+    User.objects.update(is_active=False)
+    inactive = call(WhoAmI, mint(identity_platform, grace, api, mobile_app))
+    assert (inactive.status_code, inactive.data["code"]) == (403, "user_inactive")
+
+    sso.MICROSOFT_SSO_ALLOWED_TENANTS = ["00000000-0000-0000-0000-00000000000f"]
+    foreign = call(WhoAmI, mint(identity_platform, grace, api, mobile_app))
+    assert (foreign.status_code, foreign.data["code"]) == (403, "tenant_not_allowed")
+
+
+def test_our_jwt_and_entra_tokens_are_never_taken_for_each_other(
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+    browser: SignInDriver,
+) -> None:
+    ours = browser.signed_in(ada)["access"]
+    entra = mint(identity_platform, ada, api, mobile_app)
+
+    assert call(WhoAmI, ours).status_code == 401  # left to other classes: none here
+    assert call(OursOnly, entra).status_code == 401
+    assert call(OursOnly, entra).data["code"] == "token_not_valid"
+    assert call(EitherToken, ours).status_code == 200
+    assert call(EitherToken, entra).status_code == 200
+
+
+def test_app_roles_of_an_entra_token_satisfy_the_app_role_permission(
+    identity_platform: FakeIdentityPlatform, api: FakeApp, mobile_app: FakeApp, ada: FakeUser
+) -> None:
+    ada_roles = ada.roles
+    try:
+        ada.roles = ("Admin",)
+        allowed = call(AdminsOnly, mint(identity_platform, ada, api, mobile_app))
+        ada.roles = ()
+        refused = call(AdminsOnly, mint(identity_platform, ada, api, mobile_app))
+    finally:
+        ada.roles = ada_roles
+    assert allowed.status_code == 200
+    assert (refused.status_code, refused.data["code"]) == (403, "app_role_required")
