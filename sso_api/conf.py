@@ -213,6 +213,12 @@ SPECS: tuple[SettingSpec, ...] = (
         "Absolute lifetime of a refresh-token family; rotation never extends it.",
     ),
     SettingSpec(
+        "EXCHANGE_ENABLED",
+        False,
+        (bool,),
+        "Let apps trade an Entra access token for this API for our tokens at /token/exchange/.",
+    ),
+    SettingSpec(
         "API_AUDIENCES",
         [],
         _STR_LIST,
@@ -487,6 +493,10 @@ class SSOSettings:
             str(flag): [authorization_key(str(key)) for key in names_in(keys) or ()]
             for flag, keys in mapping.items()
         }
+
+    @property
+    def exchange_enabled(self) -> bool:
+        return bool(self.value("EXCHANGE_ENABLED"))
 
     @property
     def api_audiences(self) -> list[str]:

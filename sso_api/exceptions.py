@@ -251,6 +251,20 @@ class EntraScopeMissing(SSOError):
     default_detail = "The Microsoft access token does not carry this API's scope."
 
 
+class ExchangeDisabled(SSOError):
+    code = "exchange_disabled"
+    status_code = 403
+    default_detail = "Exchanging Microsoft access tokens is not enabled on this server."
+
+
+class EntraTokenReused(SSOError):
+    """An Entra access token presented to the exchange a second time."""
+
+    code = "entra_token_reused"
+    status_code = 401
+    default_detail = "This Microsoft access token was already exchanged."
+
+
 class EntraClientNotAllowed(SSOError):
     """A valid token obtained by an app not in ``MICROSOFT_SSO_API_CLIENT_IDS``."""
 

@@ -25,6 +25,7 @@ import hmac
 import logging
 import re
 import secrets
+import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,12 +40,14 @@ from sso_api import audit, policy, tokens
 from sso_api.callback_uri import build_callback_uri, callback_netloc, request_scheme
 from sso_api.conf import SSOSettings, sso_settings
 from sso_api.destinations import add_query_params, validate_next_url
-from sso_api.entra.access_token import EntraAccessToken
+from sso_api.entra.access_token import CLOCK_SKEW_SECONDS, EntraAccessToken
 from sso_api.entra.client import entra_client
 from sso_api.exceptions import (
     AccessDenied,
     CodeChallengeRequired,
     CodeVerifierMismatch,
+    EntraTokenReused,
+    ExchangeDisabled,
     InteractionRequired,
     InvalidCodeChallenge,
     InvalidHandoffCode,
@@ -57,7 +60,7 @@ from sso_api.exceptions import (
     from_database_error,
 )
 from sso_api.models import MicrosoftIdentity
-from sso_api.store import FLOW_PREFIX, HANDOFF_PREFIX, OneTimeStore
+from sso_api.store import EXCHANGED_PREFIX, FLOW_PREFIX, HANDOFF_PREFIX, OneTimeStore
 
 logger = logging.getLogger("sso_api")
 
@@ -506,3 +509,40 @@ def entra_bearer_user(
         token.claims, request, conf, single_tenant_app=single_tenant_app
     )
     return user, token
+
+
+def exchange_entra_token(request: HttpRequest, raw_token: str) -> SignedIn:
+    """Trade an Entra access token for this API for our tokens, once.
+
+    The token is validated as for direct bearer use, then marked used under its ``uti``
+    until it expires (in the shared cache, so once across every worker), and its account
+    goes through the whole sign-in policy, as a browser sign-in does. Raises
+    :class:`ExchangeDisabled`, :class:`EntraTokenReused`, the token's refusals, the
+    policy's refusals, :class:`ProviderUnavailable` or :class:`CacheUnavailable`.
+    """
+    conf = _enabled_settings(request)
+    if not conf.exchange_enabled:
+        raise ExchangeDisabled()
+    client = entra_client(conf)
+    token = client.validate_access_token(raw_token, conf)
+    remaining = token.expires_at - int(time.time()) + CLOCK_SKEW_SECONDS
+    if not _store(conf).claim(EXCHANGED_PREFIX, token.token_id, max(1, remaining)):
+        raise EntraTokenReused("uti already exchanged")
+    single_tenant_app = policy.app_is_single_tenant(
+        client.metadata().issuer, token.claims.tenant_id
+    )
+    signed_in = policy.sign_in(token.claims, request, conf, single_tenant_app=single_tenant_app)
+    pair = tokens.issue_tokens(
+        signed_in.user, identity=signed_in.identity, microsoft_session_id=None, conf=conf
+    )
+    audit.emit(
+        audit.sign_in_succeeded,
+        "sign_in_succeeded",
+        user=signed_in.user,
+        identity=signed_in.identity,
+        created=signed_in.created,
+        tenant_id=token.claims.tenant_id,
+        method="exchange",
+        request=request,
+    )
+    return SignedIn(user=signed_in.user, identity=signed_in.identity, tokens=pair)

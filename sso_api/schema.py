@@ -25,6 +25,7 @@ from rest_framework import serializers
 
 from sso_api import exceptions as errors
 from sso_api.serializers import (
+    ExchangeRequestSerializer,
     LogoutRequestSerializer,
     LogoutResponseSerializer,
     RefreshRequestSerializer,
@@ -374,6 +375,55 @@ TOKEN: dict[str, Any] = {
         415: _not_json(),
         429: _throttled(),
         503: _storage_down(),
+    },
+    "auth": [],
+}
+
+EXCHANGE: dict[str, Any] = {
+    "operation_id": "sso_token_exchange",
+    "summary": "Exchange an Entra access token",
+    "description": (
+        "For apps that sign in with MSAL: trades an Entra access token issued for this API "
+        "(delegated, with MICROSOFT_SSO_API_SCOPE) for our access and refresh tokens and "
+        "the user, exactly as /token/ answers. Each Entra token can be exchanged once. The "
+        "account goes through the same user policy as a browser sign-in. Off unless "
+        "MICROSOFT_SSO_EXCHANGE_ENABLED."
+    ),
+    "request": ExchangeRequestSerializer,
+    "responses": {
+        200: OpenApiResponse(
+            TokenResponseSerializer,
+            description="Signed in.",
+            examples=[
+                OpenApiExample("signed in", value={**_TOKENS_EXAMPLE, "user": _USER_EXAMPLE})
+            ],
+        ),
+        400: _error("The request is malformed.", errors.InvalidRequest, errors.MalformedBody),
+        401: _error(
+            "The Entra access token is not valid for this API, or was already exchanged.",
+            errors.InvalidEntraToken,
+            errors.EntraTokenReused,
+        ),
+        403: _error(
+            "The token or its account may not sign in here.",
+            errors.EntraScopeMissing,
+            errors.EntraClientNotAllowed,
+            errors.ExchangeDisabled,
+            errors.SSODisabled,
+            errors.TenantNotAllowed,
+            errors.DomainNotAllowed,
+            errors.EmailNotVerified,
+            errors.UserNotFound,
+            errors.UserInactive,
+            errors.LoginRefused,
+        ),
+        413: _too_large(),
+        415: _not_json(),
+        429: _throttled(),
+        503: _error(
+            "Microsoft's keys, the cache or the database cannot be reached; retry later.",
+            *_UNAVAILABLE,
+        ),
     },
     "auth": [],
 }

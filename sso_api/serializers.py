@@ -89,6 +89,16 @@ class TokenRequestSerializer(serializers.Serializer[Any]):
     )
 
 
+class ExchangeRequestSerializer(serializers.Serializer[Any]):
+    class Meta:
+        ref_name = "Exchange"
+
+    access_token = serializers.CharField(
+        max_length=16384,
+        help_text="An Entra access token for this API (scope access_as_user), as MSAL got it.",
+    )
+
+
 class UserSerializer(serializers.Serializer[Any]):
     class Meta:
         ref_name = "User"

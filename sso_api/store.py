@@ -30,6 +30,8 @@ logger = logging.getLogger("sso_api.store")
 
 FLOW_PREFIX = "sso_api:flow:"
 HANDOFF_PREFIX = "sso_api:handoff:"
+# Entra access tokens already exchanged, by their ``uti``.
+EXCHANGED_PREFIX = "sso_api:exchanged:"
 
 
 def _key(prefix: str, secret: str) -> str:
@@ -45,6 +47,19 @@ class OneTimeStore:
     @property
     def _cache(self) -> BaseCache:
         return caches[self.cache_name]
+
+    def claim(self, prefix: str, secret: str, ttl_seconds: int) -> bool:
+        """Mark ``secret`` as used for ``ttl_seconds``; True only for the first caller.
+
+        The cache's own add-if-absent decides (Redis ``SET NX``, an insert for the database
+        cache), so of several concurrent callers exactly one gets True. Raises
+        :class:`CacheUnavailable` when the cache cannot be written.
+        """
+        try:
+            return bool(self._cache.add(_key(prefix, secret), True, timeout=ttl_seconds))
+        except Exception as exc:
+            logger.error("cache %r add failed: %s", self.cache_name, type(exc).__name__)
+            raise CacheUnavailable() from exc
 
     def put(self, prefix: str, secret: str, record: dict[str, Any], ttl_seconds: int) -> None:
         """Store ``record`` under ``secret`` for ``ttl_seconds``.

@@ -1,8 +1,8 @@
 """Opt-in rate limits for the public endpoints, per DRF throttle scope.
 
-The scopes are ``sso_start``, ``sso_token``, ``sso_refresh``, ``sso_logout`` and
-``sso_frontchannel_logout``. A scope is limited only when the project gives it a rate;
-nothing is limited by default::
+The scopes are ``sso_start``, ``sso_token``, ``sso_exchange``, ``sso_refresh``,
+``sso_logout`` and ``sso_frontchannel_logout``. A scope is limited only when the project
+gives it a rate; nothing is limited by default::
 
     REST_FRAMEWORK = {
         "DEFAULT_THROTTLE_RATES": {"sso_start": "30/min", "sso_token": "30/min",

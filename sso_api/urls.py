@@ -15,6 +15,7 @@ urlpatterns = [
     path("callback/", views.CallbackView.as_view(), name="callback"),
     path("token/", views.TokenView.as_view(), name="token"),
     path("token/refresh/", views.RefreshView.as_view(), name="token-refresh"),
+    path("token/exchange/", views.ExchangeView.as_view(), name="token-exchange"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path(
         "logout/frontchannel/",

@@ -53,6 +53,7 @@ from sso_api.exceptions import (
 )
 from sso_api.request_errors import request_error
 from sso_api.serializers import (
+    ExchangeRequestSerializer,
     LogoutRequestSerializer,
     LogoutResponseSerializer,
     RefreshRequestSerializer,
@@ -356,6 +357,25 @@ class TokenView(SSOView):
         signed_in = flows.redeem_handoff_code(
             request, params["sso_code"], params.get("code_verifier")
         )
+        via_cookie = uses_refresh_cookie(request, sso_settings(request))
+        return _tokens_response(
+            request,
+            signed_in.tokens,
+            TokenResponseSerializer,
+            via_cookie=via_cookie,
+            user=flows.describe_signed_in(signed_in),
+        )
+
+
+class ExchangeView(SSOView):
+    """Trade an Entra access token for this API (from an app using MSAL) for our tokens."""
+
+    throttle_scope = "sso_exchange"
+
+    @extend_schema(**schema.EXCHANGE)
+    def post(self, request: Request) -> Response:
+        params = self.validated(ExchangeRequestSerializer, request.data)
+        signed_in = flows.exchange_entra_token(request, params["access_token"])
         via_cookie = uses_refresh_cookie(request, sso_settings(request))
         return _tokens_response(
             request,

@@ -38,6 +38,7 @@ def rates(sso: Any) -> Any:
             "sso_token": "2/min",
             "sso_refresh": "2/min",
             "sso_logout": "2/min",
+            "sso_exchange": "2/min",
             "sso_frontchannel_logout": "2/min",
         },
     }
@@ -62,6 +63,7 @@ def test_start_is_limited_per_client_address_when_a_rate_is_set(
         ("/api/sso/token/", {"sso_code": "x" * 43}),
         ("/api/sso/token/refresh/", {"refresh": "x"}),
         ("/api/sso/logout/", {"refresh": "x"}),
+        ("/api/sso/token/exchange/", {"access_token": "x"}),
     ],
 )
 def test_token_refresh_and_logout_are_limited_when_a_rate_is_set(

@@ -645,6 +645,8 @@ const MESSAGES: Record<string, string> = {
   invalid_entra_token: "The Microsoft token is invalid or expired. Please sign in again.",
   entra_scope_missing: "The Microsoft token was not granted access to this API.",
   entra_client_not_allowed: "This app may not call the API.",
+  entra_token_reused: "This Microsoft token was already used. Please sign in again.",
+  exchange_disabled: "Signing in with a Microsoft token is not enabled on this site.",
   network_error:
     "The sign-in service could not be reached. Check your connection and try again.",
   invalid_response: "The sign-in service gave an unexpected answer. Please try again.",
