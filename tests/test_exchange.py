@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import msal
 import pytest
+import requests
 from django.contrib.auth import get_user_model
 
 from sso_api.models import RefreshSession
@@ -188,3 +190,60 @@ def test_the_browser_sign_in_policy_applies(
     user = User.objects.get()
     assert user.is_staff is True
     assert set(user.groups.values_list("name", flat=True)) == {"Admins"}
+
+
+class _TrustingSession(requests.Session):
+    """msal's HTTP client on the app's side: trusts the fake's CA on every request."""
+
+    def __init__(self, ca_bundle: str) -> None:
+        super().__init__()
+        self.trust_env = False
+        self.ca_bundle = ca_bundle
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs["verify"] = self.ca_bundle
+        return super().request(method, url, *args, **kwargs)
+
+
+@pytest.mark.parametrize("version", [2, 1])
+def test_a_native_app_signs_in_with_msal_and_exchanges_its_token_end_to_end(
+    browser: SignInDriver,
+    identity_platform: FakeIdentityPlatform,
+    entra_app: FakeApp,
+    contoso: FakeTenant,
+    ada: FakeUser,
+    sso: Any,
+    version: Any,
+) -> None:
+    # The API's registration exposes a scope; the app is a public client with PKCE.
+    exposed = identity_platform.expose_api(
+        entra_app, access_token_version=version, optional_claims=("email", "xms_edov")
+    )
+    sso.MICROSOFT_SSO_EXCHANGE_ENABLED = True
+    native = identity_platform.register_app(redirect_uris=["myapp://auth"], public_client=True)
+    app = msal.PublicClientApplication(
+        native.client_id,
+        authority=identity_platform.authority(contoso),
+        instance_discovery=False,
+        http_client=_TrustingSession(identity_platform.ca_bundle),
+    )
+    flow = app.initiate_auth_code_flow(
+        scopes=[f"{exposed.identifier_uri}/access_as_user"], redirect_uri="myapp://auth"
+    )
+    answer = identity_platform.authorize(flow["auth_uri"], user=ada)
+    result = app.acquire_token_by_auth_code_flow(flow, answer.params)
+    assert "access_token" in result, result.get("error")
+
+    ours = exchange(browser, result["access_token"])
+    assert ours.status_code == 200
+    tokens = ours.json()
+    me = browser.client.get("/api/sso/me/", HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert me.json()["email"] == "ada@contoso.example"
+    refreshed = browser.client.post(
+        "/api/sso/token/refresh/", {"refresh": tokens["refresh"]}, content_type="application/json"
+    ).json()
+    signed_out = browser.client.post(
+        "/api/sso/logout/", {"refresh": refreshed["refresh"]}, content_type="application/json"
+    )
+    assert signed_out.status_code == 200
+    assert RefreshSession.objects.get().revoked_at is not None
