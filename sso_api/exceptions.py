@@ -86,6 +86,14 @@ class AppRoleRequired(SSOError):
     default_detail = "Your account does not hold the app role this requires."
 
 
+class ScopeRequired(SSOError):
+    """A view protected by ``sso_api.permissions.HasScope`` and a token without the scope."""
+
+    code = "scope_required"
+    status_code = 403
+    default_detail = "Your access token was not granted the scope this requires."
+
+
 class CSRFFailed(SSOError):
     code = "csrf_failed"
     status_code = 403

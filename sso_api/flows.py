@@ -533,7 +533,11 @@ def exchange_entra_token(request: HttpRequest, raw_token: str) -> SignedIn:
     )
     signed_in = policy.sign_in(token.claims, request, conf, single_tenant_app=single_tenant_app)
     pair = tokens.issue_tokens(
-        signed_in.user, identity=signed_in.identity, microsoft_session_id=None, conf=conf
+        signed_in.user,
+        identity=signed_in.identity,
+        microsoft_session_id=None,
+        conf=conf,
+        scopes=token.scopes,
     )
     audit.emit(
         audit.sign_in_succeeded,

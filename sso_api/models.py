@@ -88,6 +88,9 @@ class RefreshSession(models.Model):
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=32, choices=RevocationReason.choices, blank=True)
+    # The delegated scopes the family's access tokens carry (``scp``, space-separated): this
+    # API's scope for a browser sign-in, the Entra token's scopes for an exchange.
+    scopes = models.CharField(max_length=1024, blank=True, default="")
 
     class Meta:
         verbose_name = "sign-in session"

@@ -601,3 +601,14 @@ def app_role_responses() -> dict[int, OpenApiResponse]:
             errors.AppRoleRequired,
         ),
     }
+
+
+def scope_responses() -> dict[int, OpenApiResponse]:
+    """The error answers of a view protected by :class:`sso_api.permissions.HasScope`."""
+    return {
+        401: _error("No valid bearer access token: refresh, or sign in again.", *_BEARER_401),
+        403: _error(
+            "The access token does not carry the scope(s) the view requires.",
+            errors.ScopeRequired,
+        ),
+    }

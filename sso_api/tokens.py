@@ -59,6 +59,9 @@ USER_CLAIM = "sso_user"
 # decide from the access token alone (sso_api.permissions.HasAppRole).
 ROLES_CLAIM = "roles"
 
+# The delegated scopes, space-separated, as Entra's own access tokens name them.
+SCOPES_CLAIM = "scp"
+
 _TEXT_FIELDS = ("id", "username", "email", "first_name", "last_name")
 
 #: The user as /token/ and /me/ show them: the text fields above, and ``groups``, the names
@@ -93,6 +96,14 @@ def profile_from_claim(claim: Any) -> Profile | None:
         **{name: str(claim[name] or "") for name in _TEXT_FIELDS},
         "groups": [str(name) for name in groups],
     }
+
+
+def scopes_from_claims(claims: Any) -> list[str]:
+    """The delegated scopes a verified access token of ours carries; none for another."""
+    if identity_from_claims(claims) is None:
+        return []
+    scopes = claims.get(SCOPES_CLAIM)
+    return str(scopes).split() if isinstance(scopes, str) else []
 
 
 def roles_from_claims(claims: Any) -> list[str]:
@@ -171,6 +182,7 @@ def _mint(user: AbstractBaseUser, session: RefreshSession) -> TokenPair:
     profile = user_profile(user)
     access[USER_CLAIM] = profile
     access[ROLES_CLAIM] = list(session.identity.roles or [])
+    access[SCOPES_CLAIM] = session.scopes
     return TokenPair(
         access=str(access),
         refresh=str(refresh),
@@ -186,10 +198,13 @@ def issue_tokens(
     identity: MicrosoftIdentity,
     microsoft_session_id: str | None,
     conf: SSOSettings,
+    scopes: tuple[str, ...] | None = None,
 ) -> TokenPair:
     """Start a new refresh family for ``user`` and return its first token pair.
 
     The family lives for ``conf.session_lifetime``, read for the request that signs in.
+    Its access tokens carry ``scopes`` as ``scp`` (default: this API's scope, which a
+    browser sign-in to this API grants).
     """
     now = timezone.now()
     session = RefreshSession.objects.create(
@@ -198,6 +213,7 @@ def issue_tokens(
         microsoft_session_id=microsoft_session_id or "",
         current_jti=uuid.uuid4().hex,
         expires_at=now + conf.session_lifetime,
+        scopes=" ".join(scopes if scopes is not None else (conf.api_scope,))[:1024],
     )
     return _mint(user, session)
 

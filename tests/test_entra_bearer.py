@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from sso_api.authentication import AccessTokenAuthentication, EntraAccessTokenAuthentication
 from sso_api.models import MicrosoftIdentity
-from sso_api.permissions import HasAppRole
+from sso_api.permissions import HasAppRole, HasScope
 from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeTenant, FakeUser
 from sso_api.testing.claims import GRAPH_APP_ID
 from sso_api.testing.client import SignInDriver
@@ -243,3 +243,70 @@ def test_app_roles_of_an_entra_token_satisfy_the_app_role_permission(
         ada.roles = ada_roles
     assert allowed.status_code == 200
     assert (refused.status_code, refused.data["code"]) == (403, "app_role_required")
+
+
+class NeedsScope(WhoAmI):
+    authentication_classes: Sequence[type[BaseAuthentication]] = (
+        EntraAccessTokenAuthentication,
+        AccessTokenAuthentication,
+    )
+    permission_classes = (IsAuthenticated, HasScope)
+    required_scopes: tuple[str, ...] = ("access_as_user",)
+
+    def get(self, request: Any) -> Response:
+        return Response({"ok": True})
+
+
+class NeedsWrite(NeedsScope):
+    required_scopes = ("Orders.Write",)
+
+
+def test_the_scope_permission_reads_entra_tokens_and_ours_alike(
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+    browser: SignInDriver,
+) -> None:
+    entra = mint(identity_platform, ada, api, mobile_app)
+    ours = browser.signed_in(ada)["access"]  # a browser sign-in holds this API's scope
+
+    for token in (entra, ours):
+        assert call(NeedsScope, token).status_code == 200
+        refused = call(NeedsWrite, token)
+        assert (refused.status_code, refused.data["code"]) == (403, "scope_required")
+
+
+def test_an_exchanged_session_keeps_the_entra_tokens_scopes(
+    identity_platform: FakeIdentityPlatform,
+    entra_app: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+    browser: SignInDriver,
+    sso: Any,
+) -> None:
+    identity_platform.expose_api(
+        entra_app, access_token_version=2, scopes=("access_as_user", "Orders.Write")
+    )
+    sso.MICROSOFT_SSO_EXCHANGE_ENABLED = True
+    entra = mint(identity_platform, ada, entra_app, mobile_app)
+    exchanged = browser.client.post(
+        "/api/sso/token/exchange/", {"access_token": entra}, content_type="application/json"
+    ).json()
+
+    assert call(NeedsWrite, exchanged["access"]).status_code == 200
+    refreshed = browser.client.post(
+        "/api/sso/token/refresh/",
+        {"refresh": exchanged["refresh"]},
+        content_type="application/json",
+    ).json()
+    assert call(NeedsWrite, refreshed["access"]).status_code == 200
+
+
+def test_a_token_minted_elsewhere_holds_no_scope(browser: SignInDriver, ada: FakeUser) -> None:
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    browser.signed_in(ada)
+    token = AccessToken.for_user(User.objects.get())
+    token["scp"] = "access_as_user"
+    assert call(NeedsScope, str(token)).status_code == 403

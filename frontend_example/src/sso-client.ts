@@ -642,6 +642,7 @@ const MESSAGES: Record<string, string> = {
   not_authenticated: "You are not signed in.",
   password_changed: "Your password was changed. Please sign in again.",
   app_role_required: "Your account does not hold the role this needs.",
+  scope_required: "Your sign-in was not granted the access this needs.",
   invalid_entra_token: "The Microsoft token is invalid or expired. Please sign in again.",
   entra_scope_missing: "The Microsoft token was not granted access to this API.",
   entra_client_not_allowed: "This app may not call the API.",
