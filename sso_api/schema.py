@@ -12,7 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -24,6 +27,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from sso_api import exceptions as errors
+from sso_api.conf import sso_settings
 from sso_api.serializers import (
     ExchangeRequestSerializer,
     LogoutRequestSerializer,
@@ -42,6 +46,41 @@ class _AccessTokenScheme(SimpleJWTScheme):  # type: ignore[no-untyped-call]
     """/me/'s authentication is simplejwt's bearer scheme: the same ``jwtAuth``."""
 
     target_class = "sso_api.authentication.AccessTokenAuthentication"
+
+
+class _EntraAccessTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """Entra access tokens for this API: OAuth2 authorization code with PKCE at the
+    authority, for the API's delegated scope (``entraOAuth2``)."""
+
+    target_class = "sso_api.authentication.EntraAccessTokenAuthentication"
+    name = "entraOAuth2"
+
+    def get_security_requirement(self, auto_schema: AutoSchema) -> dict[str, list[Any]]:
+        return {self.name: [_api_scope_uri()]}
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
+        authority = sso_settings().authority
+        return {
+            "type": "oauth2",
+            "description": (
+                "An Entra access token for this API, as MSAL gets it for a public client with "
+                "PKCE (see the HTTP API docs: Entra access tokens, accepted directly)."
+            ),
+            "flows": {
+                "authorizationCode": {
+                    "authorizationUrl": f"{authority}/oauth2/v2.0/authorize",
+                    "tokenUrl": f"{authority}/oauth2/v2.0/token",
+                    "scopes": {_api_scope_uri(): "Call this API as the signed-in user."},
+                }
+            },
+        }
+
+
+def _api_scope_uri() -> str:
+    conf = sso_settings()
+    audiences = [audience for audience in conf.api_audiences if "://" in audience]
+    resource = audiences[0] if audiences else f"api://{conf.application_id}"
+    return f"{resource}/{conf.api_scope}"
 
 
 class _CodeChallengeMethodSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -310,3 +311,19 @@ def test_a_token_minted_elsewhere_holds_no_scope(browser: SignInDriver, ada: Fak
     token = AccessToken.for_user(User.objects.get())
     token["scp"] = "access_as_user"
     assert call(NeedsScope, str(token)).status_code == 403
+
+
+def test_the_schema_declares_both_bearer_schemes() -> None:
+    import yaml
+
+    committed = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
+    schema = yaml.safe_load(committed.read_text())
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["jwtAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    flow = schemes["entraOAuth2"]["flows"]["authorizationCode"]
+    assert flow["authorizationUrl"].endswith("/oauth2/v2.0/authorize")
+    assert flow["tokenUrl"].endswith("/oauth2/v2.0/token")
+    assert list(flow["scopes"]) == ["api://schema/access_as_user"]
+    security = schema["paths"]["/api/example/admin-report/"]["get"]["security"]
+    assert {"jwtAuth": []} in security
+    assert {"entraOAuth2": ["api://schema/access_as_user"]} in security

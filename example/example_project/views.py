@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sso_api.authentication import AccessTokenAuthentication
+from sso_api.authentication import AccessTokenAuthentication, EntraAccessTokenAuthentication
 from sso_api.permissions import HasAppRole
 from sso_api.schema import app_role_responses
 
@@ -22,7 +22,8 @@ from sso_api.schema import app_role_responses
 class AdminReportView(APIView):
     """Something only holders of the ``Admin`` app role may read."""
 
-    authentication_classes = (AccessTokenAuthentication,)
+    # Our tokens, and Entra access tokens for this API from apps that use MSAL.
+    authentication_classes = (EntraAccessTokenAuthentication, AccessTokenAuthentication)
     permission_classes = (HasAppRole,)
     required_app_roles = ("Admin",)
 
