@@ -535,7 +535,8 @@ def exchange_entra_token(request: HttpRequest, raw_token: str) -> SignedIn:
     pair = tokens.issue_tokens(
         signed_in.user,
         identity=signed_in.identity,
-        microsoft_session_id=None,
+        # With the sid optional claim, Microsoft's front-channel logout reaches it too.
+        microsoft_session_id=str(token.raw.get("sid") or "") or None,
         conf=conf,
         scopes=token.scopes,
     )

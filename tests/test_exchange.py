@@ -247,3 +247,23 @@ def test_a_native_app_signs_in_with_msal_and_exchanges_its_token_end_to_end(
     )
     assert signed_out.status_code == 200
     assert RefreshSession.objects.get().revoked_at is not None
+
+
+def test_an_exchanged_session_with_a_sid_ends_at_front_channel_logout(
+    browser: SignInDriver,
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+) -> None:
+    token = identity_platform.mint_access_token(
+        ada, api=api, client=mobile_app, overrides={"sid": "microsoft-session-1"}
+    )
+    refresh = exchange(browser, token).json()["refresh"]
+
+    browser.client.get("/api/sso/logout/frontchannel/", {"sid": "microsoft-session-1"})
+
+    again = browser.client.post(
+        "/api/sso/token/refresh/", {"refresh": refresh}, content_type="application/json"
+    )
+    assert again.json()["code"] == "session_revoked"
