@@ -1,5 +1,6 @@
 import functools
 import pickle
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -7,10 +8,14 @@ from django.conf import settings
 from django.core.cache import caches
 from django.urls import include, path
 from django.utils.crypto import get_random_string
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
+from sso_api.authentication import EntraAccessTokenAuthentication
 from sso_api.conf import sso_settings
 
 # A record of the size and shape /start/ stores for a flow.
@@ -68,9 +73,29 @@ class OneRedisSet(Bare):
         return Response({"ok": True})
 
 
+class SimpleJWTView(APIView):
+    """A view for a signed-in user, under simplejwt's stateless authentication."""
+
+    authentication_classes: Sequence[type[BaseAuthentication]] = (
+        JWTStatelessUserAuthentication,
+    )
+    permission_classes = (IsAuthenticated,)
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+class EntraView(SimpleJWTView):
+    """The same view, for an Entra access token issued for this API (an app using MSAL)."""
+
+    authentication_classes = (EntraAccessTokenAuthentication,)
+
+
 urlpatterns: list[Any] = [
     path("api/sso/", include("sso_api.urls")),
     path("bench/bare/", Bare.as_view()),
     path("bench/one-cache-write/", OneCacheWrite.as_view()),
     path("bench/one-redis-set/", OneRedisSet.as_view()),
+    path("bench/simplejwt/", SimpleJWTView.as_view()),
+    path("bench/entra/", EntraView.as_view()),
 ]
