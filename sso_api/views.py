@@ -308,6 +308,18 @@ def _tokens_response(
     return response
 
 
+def _signed_in_response(request: Request, signed_in: flows.SignedIn) -> Response:
+    """What /token/ and /token/exchange/ answer: the new pair and the user; the refresh
+    token in cookies instead when the request proves a trusted origin in cookie mode."""
+    return _tokens_response(
+        request,
+        signed_in.tokens,
+        TokenResponseSerializer,
+        via_cookie=uses_refresh_cookie(request, sso_settings(request)),
+        user=flows.describe_signed_in(signed_in),
+    )
+
+
 class _RefreshTokenView(SSOView):
     """Shared by refresh and logout: where the refresh token comes from, and what happens
     to the cookies when it is refused."""
@@ -357,14 +369,7 @@ class TokenView(SSOView):
         signed_in = flows.redeem_handoff_code(
             request, params["sso_code"], params.get("code_verifier")
         )
-        via_cookie = uses_refresh_cookie(request, sso_settings(request))
-        return _tokens_response(
-            request,
-            signed_in.tokens,
-            TokenResponseSerializer,
-            via_cookie=via_cookie,
-            user=flows.describe_signed_in(signed_in),
-        )
+        return _signed_in_response(request, signed_in)
 
 
 class ExchangeView(SSOView):
@@ -376,14 +381,7 @@ class ExchangeView(SSOView):
     def post(self, request: Request) -> Response:
         params = self.validated(ExchangeRequestSerializer, request.data)
         signed_in = flows.exchange_entra_token(request, params["access_token"])
-        via_cookie = uses_refresh_cookie(request, sso_settings(request))
-        return _tokens_response(
-            request,
-            signed_in.tokens,
-            TokenResponseSerializer,
-            via_cookie=via_cookie,
-            user=flows.describe_signed_in(signed_in),
-        )
+        return _signed_in_response(request, signed_in)
 
 
 class RefreshView(_RefreshTokenView):

@@ -106,3 +106,19 @@ def multi_tenant(sso: Any, identity_platform: FakeIdentityPlatform) -> Any:
 @pytest.fixture
 def browser(sso: Any, identity_platform: FakeIdentityPlatform) -> SignInDriver:
     return SignInDriver(identity_platform)
+
+
+@pytest.fixture
+def exposed_api(entra_app: FakeApp, identity_platform: FakeIdentityPlatform, sso: Any) -> FakeApp:
+    """This API's registration (the one it signs users in with) exposing ``access_as_user``
+    in v2.0 access tokens, with the email optional claims, as apps using MSAL call it."""
+    identity_platform.expose_api(
+        entra_app, access_token_version=2, optional_claims=("idtyp", "email", "xms_edov")
+    )
+    return entra_app
+
+
+@pytest.fixture
+def mobile_app(identity_platform: FakeIdentityPlatform) -> FakeApp:
+    """A public client (a mobile app with MSAL) calling the API."""
+    return identity_platform.register_app(redirect_uris=["myapp://auth"], public_client=True)

@@ -62,19 +62,8 @@ def call(view: type[APIView], token: str) -> Response:
 
 
 @pytest.fixture
-def api(entra_app: FakeApp, identity_platform: FakeIdentityPlatform, sso: Any) -> FakeApp:
-    """This API's registration (the one it signs users in with) exposing access_as_user,
-    with the email optional claims in its access tokens."""
-    identity_platform.expose_api(
-        entra_app, access_token_version=2, optional_claims=("idtyp", "email", "xms_edov")
-    )
-    return entra_app
-
-
-@pytest.fixture
-def mobile_app(identity_platform: FakeIdentityPlatform) -> FakeApp:
-    """A public client (a mobile app with MSAL) calling the API."""
-    return identity_platform.register_app(redirect_uris=["myapp://auth"], public_client=True)
+def api(exposed_api: FakeApp) -> FakeApp:
+    return exposed_api
 
 
 def mint(

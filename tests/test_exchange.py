@@ -20,18 +20,10 @@ User = get_user_model()
 
 
 @pytest.fixture
-def api(entra_app: FakeApp, identity_platform: FakeIdentityPlatform, sso: Any) -> FakeApp:
-    """This API's registration exposing access_as_user, and the exchange turned on."""
-    identity_platform.expose_api(
-        entra_app, access_token_version=2, optional_claims=("idtyp", "email", "xms_edov")
-    )
+def api(exposed_api: FakeApp, sso: Any) -> FakeApp:
+    """The exposed API, with the exchange turned on."""
     sso.MICROSOFT_SSO_EXCHANGE_ENABLED = True
-    return entra_app
-
-
-@pytest.fixture
-def mobile_app(identity_platform: FakeIdentityPlatform) -> FakeApp:
-    return identity_platform.register_app(redirect_uris=["myapp://auth"], public_client=True)
+    return exposed_api
 
 
 def exchange(browser: SignInDriver, token: str) -> Any:
