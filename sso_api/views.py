@@ -115,8 +115,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     401s of the bearer authentications, the 403 of ``HasAppRole`` and DRF's other errors
     answer ``{"detail": ..., "code": ...}`` as this app's endpoints do (and as
     ``sso_api.schema.app_role_responses`` documents). Validation errors keep DRF's
-    per-field shape, which a project's clients rely on.
+    per-field shape, which a project's clients rely on. Refusals whose DRF text quotes the
+    request (parse errors, 405, 415) get the same fixed texts as this app's endpoints.
     """
+    translated = request_error(exc)
+    if translated is not None:
+        return Response(
+            error_body(translated.code, translated.detail), status=translated.status_code
+        )
     response = drf_views.exception_handler(exc, context)
     if (
         response is not None

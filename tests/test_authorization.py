@@ -584,3 +584,21 @@ def test_the_exception_handler_keeps_the_app_role_refusal_in_our_shape(
         "detail": "Your account does not hold the app role this requires.",
         "code": "app_role_required",
     }
+
+
+def test_the_exception_handler_does_not_repeat_the_method(
+    settings: Any,
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "EXCEPTION_HANDLER": "sso_api.views.exception_handler",
+    }
+    class Open(APIView):
+        def get(self, request: Any) -> Response:
+            return Response({"ok": True})
+
+    method = Open.as_view()(APIRequestFactory().generic("BREW<b>", "/open/"))
+    assert (method.status_code, method.data) == (
+        405,
+        {"detail": "This HTTP method is not allowed here.", "code": "method_not_allowed"},
+    )
