@@ -14,4 +14,6 @@ class SSOApiConfig(AppConfig):
         # drf-spectacular's description of AccessTokenAuthentication (simplejwt's bearer
         # scheme), which must exist before any schema is generated, whichever view module
         # the project happens to import first.
-        from sso_api import checks, schema  # noqa: F401
+        from sso_api import checks, schema, signals  # noqa: F401
+
+        signals.connect()

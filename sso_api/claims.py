@@ -74,8 +74,8 @@ class MicrosoftClaims:
         v1.0 tokens name the account in ``upn`` or ``unique_name`` where v2.0 tokens use
         ``preferred_username``; an access token has no ``sid``.
         """
-        username = claims.get("preferred_username") or claims.get("upn") or claims.get(
-            "unique_name"
+        username = (
+            claims.get("preferred_username") or claims.get("upn") or claims.get("unique_name")
         )
         return cls.from_validated(
             {**claims, "preferred_username": username, "sid": None, "sub": claims.get("sub", "")}

@@ -238,6 +238,13 @@ SPECS: tuple[SettingSpec, ...] = (
         "Client ids of the apps whose Entra access tokens are accepted; empty: any app.",
     ),
     SettingSpec(
+        "API_USER_CACHE_SECONDS",
+        5,
+        (int, float),
+        "How long each worker reuses the user an Entra bearer token maps to; 0: look it up "
+        "on every request. Bounds how late a deactivation is seen.",
+    ),
+    SettingSpec(
         "GROUP_MAP",
         {},
         (dict,),
@@ -514,6 +521,10 @@ class SSOSettings:
     @property
     def api_client_ids(self) -> list[str]:
         return self._strings("API_CLIENT_IDS")
+
+    @property
+    def api_user_cache_seconds(self) -> float:
+        return max(0.0, float(self.value("API_USER_CACHE_SECONDS")))
 
     @property
     def graph_url(self) -> str:

@@ -251,6 +251,12 @@ class InvalidEntraToken(SSOError):
     default_detail = "The Microsoft access token is invalid, expired or not meant for this API."
 
 
+class NotAnEntraToken(InvalidEntraToken):
+    """A bearer token not shaped like Microsoft's at all: not a JWT, or no ``tid`` and
+    ``ver`` claims. Bearer authentication leaves it to the next class (our own JWTs look
+    like this); everywhere else it is an :class:`InvalidEntraToken` like any other."""
+
+
 class EntraScopeMissing(SSOError):
     """A valid token without this API's delegated scope: app-only, or not consented."""
 

@@ -40,7 +40,11 @@ from sso_api import audit, policy, tokens
 from sso_api.callback_uri import build_callback_uri, callback_netloc, request_scheme
 from sso_api.conf import SSOSettings, sso_settings
 from sso_api.destinations import add_query_params, validate_next_url
-from sso_api.entra.access_token import CLOCK_SKEW_SECONDS, EntraAccessToken
+from sso_api.entra.access_token import (
+    CLOCK_SKEW_SECONDS,
+    EntraAccessToken,
+    unverified_entra_parts,
+)
 from sso_api.entra.client import entra_client
 from sso_api.exceptions import (
     AccessDenied,
@@ -52,6 +56,7 @@ from sso_api.exceptions import (
     InvalidCodeChallenge,
     InvalidHandoffCode,
     InvalidState,
+    NotConfigured,
     ProviderError,
     ResponseModeMismatch,
     SSODisabled,
@@ -493,14 +498,22 @@ def entra_bearer_user(
 ) -> tuple[AbstractBaseUser, EntraAccessToken]:
     """The user and validated claims of an Entra access token sent as a bearer token.
 
-    No outbound call once the authority's metadata and keys are cached, one query for a
-    known account. Raises :class:`SSODisabled`, the token's refusals
-    (:class:`InvalidEntraToken`, :class:`EntraScopeMissing`,
+    No outbound call once the authority's metadata and keys are cached, at most one
+    query for a known account. Raises :class:`NotAnEntraToken` for a token that is not
+    Microsoft's at all (checked first, so that other bearer tokens go through even while
+    sign-in with Microsoft is off), :class:`SSODisabled`, :class:`NotConfigured`, the
+    token's other refusals (:class:`InvalidEntraToken`, :class:`EntraScopeMissing`,
     :class:`EntraClientNotAllowed`), the user policy's refusals, or
     :class:`ProviderUnavailable`.
     """
-    conf = _enabled_settings(request)
-    client = entra_client(conf)
+    try:
+        conf = _enabled_settings(request)
+        client = entra_client(conf)
+    except (SSODisabled, NotConfigured):
+        unverified_entra_parts(raw_token)
+        raise
+    # Tokens that are not Microsoft's are told apart by the validation itself, which
+    # parses each token once and remembers the ones that pass.
     token = client.validate_access_token(raw_token, conf)
     single_tenant_app = policy.app_is_single_tenant(
         client.metadata().issuer, token.claims.tenant_id

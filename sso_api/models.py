@@ -110,9 +110,7 @@ class EntraGroupMembership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entra_group_grants"
     )
-    group = models.ForeignKey(
-        "auth.Group", on_delete=models.CASCADE, related_name="entra_grants"
-    )
+    group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, related_name="entra_grants")
     granted_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -24,6 +24,7 @@ All writes happen in one transaction: any refusal leaves nothing behind.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 from collections.abc import Callable
@@ -49,6 +50,7 @@ from sso_api.exceptions import (
     UserInactive,
     UserNotFound,
 )
+from sso_api.local_cache import LocalCache
 from sso_api.models import EntraGroupMembership, MicrosoftIdentity
 
 # The tenant of personal Microsoft accounts. Its issuer is fixed, like a single tenant's,
@@ -311,9 +313,7 @@ def _sync_groups(user: AbstractBaseUser, wanted_names: set[str]) -> None:
     # that the same membership added again by hand later counts as given by hand.
     removed_by_hand = granted - held
     if removed_by_hand:
-        EntraGroupMembership.objects.filter(
-            user_id=user.pk, group_id__in=removed_by_hand
-        ).delete()
+        EntraGroupMembership.objects.filter(user_id=user.pk, group_id__in=removed_by_hand).delete()
         granted -= removed_by_hand
     gained = wanted - held
     if gained:
@@ -432,19 +432,32 @@ def last_identity(user: AbstractBaseUser) -> MicrosoftIdentity | None:
     )
 
 
+# The active user each account maps to, per worker, for MICROSOFT_SSO_API_USER_CACHE_SECONDS;
+# tagged with the user's primary key so that saving or deleting the user drops it at once
+# in this worker (sso_api.signals). Bounded: a few thousand user objects at most.
+_users_of_accounts: LocalCache[AbstractBaseUser] = LocalCache(4096)
+
+
 def user_for_access_token(
     claims: MicrosoftClaims, request: HttpRequest, conf: SSOSettings, *, single_tenant_app: bool
 ) -> AbstractBaseUser:
     """The user an Entra access token for this API speaks for, on every request.
 
     The tenant rule applies each time (one comparison); the account's user is found by
-    ``(tid, oid)`` in one query. On first sight the whole sign-in policy runs once, as for
-    a browser sign-in, and may create the user (``MICROSOFT_SSO_AUTO_CREATE_USERS``).
-    Raises :class:`TenantNotAllowed`, :class:`UserInactive` or any refusal of
-    :func:`sign_in`.
+    ``(tid, oid)`` in one query, and then reused by this worker for
+    ``MICROSOFT_SSO_API_USER_CACHE_SECONDS``: a deactivation made elsewhere is seen within
+    that time, one saved or deleted in this worker at once. Each call gets its own copy of
+    the user, so a view changing it changes nothing for other requests. On first sight the
+    whole sign-in policy runs once, as for a browser sign-in, and may create the user
+    (``MICROSOFT_SSO_AUTO_CREATE_USERS``). Raises :class:`TenantNotAllowed`,
+    :class:`UserInactive` or any refusal of :func:`sign_in`.
     """
     if not tenant_allowed(claims.tenant_id, conf):
         raise TenantNotAllowed(f"tenant {claims.tenant_id} is not allowed")
+    account = (claims.tenant_id, claims.object_id)
+    cached = _users_of_accounts.get(account)
+    if cached is not None:
+        return copy.copy(cached)
     identity = (
         MicrosoftIdentity.objects.select_related("user")
         .filter(tenant_id=claims.tenant_id, object_id=claims.object_id)
@@ -454,4 +467,25 @@ def user_for_access_token(
         return sign_in(claims, request, conf, single_tenant_app=single_tenant_app).user
     if not identity.user.is_active:
         raise UserInactive("the token's user is deactivated")
+    _users_of_accounts.set(
+        account,
+        copy.copy(identity.user),
+        seconds=conf.api_user_cache_seconds,
+        group=identity.user.pk,
+    )
     return identity.user
+
+
+def forget_cached_user(user_pk: object) -> None:
+    """Drop this worker's cached copies of the user ``user_pk`` (saved or deleted)."""
+    _users_of_accounts.forget_group(user_pk)
+
+
+def forget_cached_account(tenant_id: str, object_id: str) -> None:
+    """Drop this worker's cached user of one account (its identity saved or deleted)."""
+    _users_of_accounts.forget((tenant_id, object_id))
+
+
+def forget_cached_users() -> None:
+    """Drop every cached user of this worker (tests, between databases)."""
+    _users_of_accounts.clear()

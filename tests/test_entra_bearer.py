@@ -18,6 +18,7 @@ from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 from sso_api.authentication import AccessTokenAuthentication, EntraAccessTokenAuthentication
+from sso_api.entra.access_token import CLOCK_SKEW_SECONDS
 from sso_api.models import MicrosoftIdentity
 from sso_api.permissions import HasAppRole, HasScope
 from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeTenant, FakeUser
@@ -97,13 +98,156 @@ def test_a_known_account_costs_one_query_no_write_and_no_outbound_call(
     identity_platform.clear_requests()
     token = mint(identity_platform, ada, api, mobile_app)
 
-    with CaptureQueriesContext(connections["default"]) as queries:
+    with CaptureQueriesContext(connections["default"]) as first:
         response = call(WhoAmI, token)
+    with CaptureQueriesContext(connections["default"]) as while_cached:
+        again = call(WhoAmI, token)
 
-    assert response.status_code == 200
-    assert len(queries) == 1
-    assert queries[0]["sql"].lstrip().upper().startswith("SELECT")
+    assert (response.status_code, again.status_code) == (200, 200)
+    assert len(first) == 1
+    assert first[0]["sql"].lstrip().upper().startswith("SELECT")
+    assert len(while_cached) == 0
     assert sum(identity_platform.count(endpoint) for endpoint in ("metadata", "keys")) == 0
+
+
+def test_without_the_user_cache_every_request_costs_its_one_query(
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+    sso: Any,
+) -> None:
+    sso.MICROSOFT_SSO_API_USER_CACHE_SECONDS = 0
+    token = mint(identity_platform, ada, api, mobile_app)
+    call(WhoAmI, token)
+
+    for _ in range(2):
+        with CaptureQueriesContext(connections["default"]) as queries:
+            assert call(WhoAmI, token).status_code == 200
+        assert len(queries) == 1
+
+
+def test_deactivating_a_user_through_the_orm_is_seen_on_the_next_request(
+    identity_platform: FakeIdentityPlatform, api: FakeApp, mobile_app: FakeApp, ada: FakeUser
+) -> None:
+    token = mint(identity_platform, ada, api, mobile_app)
+    call(WhoAmI, token)
+    assert call(WhoAmI, token).status_code == 200  # now cached
+
+    user = User.objects.get()
+    user.is_active = False
+    user.save()
+
+    refused = call(WhoAmI, token)
+    assert (refused.status_code, refused.data["code"]) == (403, "user_inactive")
+
+
+def test_a_bulk_deactivation_is_seen_once_the_user_cache_time_has_passed(
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+    sso: Any,
+) -> None:
+    sso.MICROSOFT_SSO_API_USER_CACHE_SECONDS = 0.5
+    token = mint(identity_platform, ada, api, mobile_app)
+    call(WhoAmI, token)
+    call(WhoAmI, token)
+
+    User.objects.update(is_active=False)  # no signal: the cache's deadline bounds it
+    time.sleep(0.6)
+
+    refused = call(WhoAmI, token)
+    assert (refused.status_code, refused.data["code"]) == (403, "user_inactive")
+
+
+def test_deleting_an_identity_ends_what_its_cached_user_allowed(
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+    sso: Any,
+) -> None:
+    token = mint(identity_platform, ada, api, mobile_app)
+    call(WhoAmI, token)
+    call(WhoAmI, token)
+    sso.MICROSOFT_SSO_AUTO_CREATE_USERS = False
+
+    MicrosoftIdentity.objects.get().delete()
+
+    refused = call(WhoAmI, token)
+    assert (refused.status_code, refused.data["code"]) == (403, "user_not_found")
+
+
+class Renames(WhoAmI):
+    def get(self, request: Any) -> Response:
+        seen = request.user.first_name
+        request.user.first_name = "Changed by a view"
+        return Response({"first_name": seen})
+
+
+def test_each_request_gets_its_own_copy_of_a_cached_user(
+    identity_platform: FakeIdentityPlatform, api: FakeApp, mobile_app: FakeApp, ada: FakeUser
+) -> None:
+    token = mint(identity_platform, ada, api, mobile_app)
+    call(WhoAmI, token)
+
+    first, second = call(Renames, token), call(Renames, token)
+
+    assert first.data["first_name"] == second.data["first_name"] == ada.given_name
+
+
+def test_a_remembered_token_is_checked_again_against_changed_settings(
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    ada: FakeUser,
+    sso: Any,
+) -> None:
+    token = mint(identity_platform, ada, api, mobile_app)
+    assert call(WhoAmI, token).status_code == 200
+
+    sso.MICROSOFT_SSO_API_CLIENT_IDS = ["00000000-0000-0000-0000-0000000000aa"]
+    refused = call(WhoAmI, token)
+    sso.MICROSOFT_SSO_API_CLIENT_IDS = []
+    sso.MICROSOFT_SSO_API_SCOPE = "something.else"
+    no_scope = call(WhoAmI, token)
+
+    assert (refused.status_code, refused.data["code"]) == (403, "entra_client_not_allowed")
+    assert (no_scope.status_code, no_scope.data["code"]) == (403, "entra_scope_missing")
+
+
+def test_a_remembered_token_is_refused_once_it_expires(
+    identity_platform: FakeIdentityPlatform, api: FakeApp, mobile_app: FakeApp, ada: FakeUser
+) -> None:
+    # Issued so that its expiry, plus the leeway, falls a second and a half from now.
+    issued_at = time.time() - 3600 - CLOCK_SKEW_SECONDS + 1.5
+    token = mint(identity_platform, ada, api, mobile_app, issued_at=issued_at)
+    assert call(WhoAmI, token).status_code == 200
+    assert call(WhoAmI, token).status_code == 200
+
+    time.sleep(2)
+
+    expired = call(WhoAmI, token)
+    assert (expired.status_code, expired.data["code"]) == (401, "invalid_entra_token")
+
+
+def test_our_tokens_still_work_beside_the_entra_class_while_sign_in_is_off(
+    identity_platform: FakeIdentityPlatform,
+    api: FakeApp,
+    mobile_app: FakeApp,
+    browser: SignInDriver,
+    ada: FakeUser,
+    sso: Any,
+) -> None:
+    ours = browser.signed_in(ada)["access"]
+    entra = mint(identity_platform, ada, api, mobile_app)
+    sso.MICROSOFT_SSO_ENABLED = False
+
+    assert call(EitherToken, ours).status_code == 200
+    assert call(EitherToken, entra).data["code"] == "sso_disabled"
+    assert call(EitherToken, "not-a-jwt").status_code == 401
+    assert call(EitherToken, "not-a-jwt").data["code"] == "token_not_valid"
 
 
 REFUSED_AS_INVALID = {

@@ -41,6 +41,7 @@ from sso_api.exceptions import (
     EntraClientNotAllowed,
     EntraScopeMissing,
     InvalidEntraToken,
+    NotAnEntraToken,
 )
 
 ALLOWED_ALGORITHMS = ["RS256"]
@@ -79,6 +80,22 @@ class EntraAccessToken:
         return self.claims.roles
 
 
+def unverified_entra_parts(raw_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a token shaped like Microsoft's, neither one verified.
+
+    Raises :class:`NotAnEntraToken` when ``raw_token`` is not a JWT or has no ``tid`` and
+    ``ver`` claims: a bearer token some other authentication may own.
+    """
+    try:
+        unverified = jwt.decode_complete(raw_token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise NotAnEntraToken("not a JWT") from exc
+    unverified_claims = unverified["payload"]
+    if not unverified_claims.get("tid") or not unverified_claims.get("ver"):
+        raise NotAnEntraToken("no tid and ver claims")
+    return unverified["header"], unverified_claims
+
+
 def _expected_issuer(version: str, tenant_id: str, metadata: ProviderMetadata) -> str:
     if version == "1.0":
         return V1_ISSUER.replace("{tenantid}", tenant_id)
@@ -98,26 +115,21 @@ def validate_access_token(
 ) -> EntraAccessToken:
     """Verify ``raw_token`` as an access token for this API; return what it says.
 
-    Raises :class:`InvalidEntraToken` for every token failing a check of the module
-    docstring other than these two: :class:`EntraScopeMissing` (no ``scp`` with
+    Raises :class:`NotAnEntraToken` for a token that is not a JWT or has no ``tid`` and
+    ``ver`` claims, :class:`InvalidEntraToken` for every other token failing a check of
+    the module docstring other than these two: :class:`EntraScopeMissing` (no ``scp`` with
     ``scope``: app-only, or not consented for this API) and
     :class:`EntraClientNotAllowed` (``client_ids`` given, and the calling app not among
     them). Raises :class:`ProviderUnavailable` when the keys cannot be fetched.
     """
-    try:
-        unverified_header = jwt.get_unverified_header(raw_token)
-        unverified_claims = jwt.decode(raw_token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
-        raise InvalidEntraToken("not a JWT") from exc
+    unverified_header, unverified_claims = unverified_entra_parts(raw_token)
+    tenant_id = str(unverified_claims["tid"])
+    version = str(unverified_claims["ver"])
     if unverified_header.get("alg") not in ALLOWED_ALGORITHMS:
         raise InvalidEntraToken("access token uses a refused signing algorithm")
     kid = unverified_header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise InvalidEntraToken("access token has no key id")
-    tenant_id = str(unverified_claims.get("tid") or "")
-    version = str(unverified_claims.get("ver") or "")
-    if not tenant_id:
-        raise InvalidEntraToken("access token lacks tid")
     issuer = _expected_issuer(version, tenant_id, metadata)
     accepted = [audience for audience in audiences if audience]
     signing_key = keys.key_for(kid, unknown=InvalidEntraToken)

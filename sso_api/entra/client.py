@@ -38,7 +38,11 @@ import requests
 from sso_api.claims import MicrosoftClaims
 from sso_api.conf import SSOSettings
 from sso_api.entra import graph
-from sso_api.entra.access_token import EntraAccessToken, validate_access_token
+from sso_api.entra.access_token import (
+    CLOCK_SKEW_SECONDS,
+    EntraAccessToken,
+    validate_access_token,
+)
 from sso_api.entra.http import IdentityPlatformSession
 from sso_api.entra.id_token import validate_id_token
 from sso_api.entra.metadata import (
@@ -56,6 +60,7 @@ from sso_api.exceptions import (
     ProviderUnavailable,
     TokenExchangeFailed,
 )
+from sso_api.local_cache import LocalCache
 
 # msal warns on every query-mode flow. Query mode is a supported, documented choice here
 # (MICROSOFT_SSO_REQUIRE_SECURE_CALLBACK selects form_post), so the warning is noise.
@@ -66,6 +71,10 @@ _TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 # How long a discovery document is trusted before it is fetched again. Entra's endpoints
 # in it do not change; a day bounds the staleness after a real change.
 DISCOVERY_TTL_SECONDS = 24 * 3600.0
+# How many validated Entra access tokens each client remembers (a few MB at most): an app
+# sends the same token with every request for an hour, and verifying its RS256 signature
+# again each time would cost more than the rest of the request.
+VALIDATED_ACCESS_TOKENS_KEPT = 1024
 
 
 class _DiscardingTokenCache(msal.TokenCache):  # type: ignore[misc]
@@ -198,6 +207,9 @@ class EntraClient:
         # Separate from _lock: msal asks for the discovery document while msal_app() holds
         # _lock, and a threading.Lock is not reentrant.
         self._discovery_lock = threading.Lock()
+        self._validated_access_tokens: LocalCache[EntraAccessToken] = LocalCache(
+            VALIDATED_ACCESS_TOKENS_KEPT
+        )
         self._discovery: tuple[float, DiscoveryDocument] | None = None
 
     def discovery(self) -> DiscoveryDocument:
@@ -334,17 +346,38 @@ class EntraClient:
         """An Entra access token for this API, validated (see
         :mod:`sso_api.entra.access_token`) against the cached metadata and keys.
 
-        Raises :class:`InvalidEntraToken`, :class:`EntraScopeMissing`,
+        A token that passed is remembered, in this process, until it expires: the same
+        token under the same audiences, scope and client list is then accepted without
+        parsing or verifying it again (a signing key withdrawn meanwhile is noticed at the
+        next refetch of the key set, not before: no later than without this memory). Only
+        passes are remembered, so a refusal is decided afresh each time. Raises
+        :class:`NotAnEntraToken`, :class:`InvalidEntraToken`, :class:`EntraScopeMissing`,
         :class:`EntraClientNotAllowed` or :class:`ProviderUnavailable`.
         """
-        return validate_access_token(
+        audiences, scope, client_ids = conf.api_audiences, conf.api_scope, conf.api_client_ids
+        # A digest, not the token: constant-size keys, and no bearer token kept in memory.
+        cache_key = (
+            hashlib.sha256(raw_token.encode()).digest(),
+            tuple(audiences),
+            scope,
+            tuple(client_ids),
+        )
+        token = self._validated_access_tokens.get(cache_key)
+        now = time.time()
+        if token is not None and now < token.expires_at + CLOCK_SKEW_SECONDS:
+            return token
+        token = validate_access_token(
             raw_token,
             metadata=self.metadata(),
             keys=self.signing_keys(),
-            audiences=conf.api_audiences,
-            scope=conf.api_scope,
-            client_ids=conf.api_client_ids,
+            audiences=audiences,
+            scope=scope,
+            client_ids=client_ids,
         )
+        self._validated_access_tokens.set(
+            cache_key, token, seconds=token.expires_at + CLOCK_SKEW_SECONDS - now
+        )
+        return token
 
     def transitive_group_ids(self, graph_url: str, access_token: str | None) -> tuple[str, ...]:
         """The user's groups from Microsoft Graph (see :mod:`sso_api.entra.graph`).

@@ -177,7 +177,10 @@ def sso_settings(
     so are the platform's ``group_overage_limit`` and ``graph_page_size``.
     """
     from sso_api.entra.client import clear_clients
+    from sso_api.policy import forget_cached_users
 
+    # Users cached by Entra bearer authentication belong to the database of one test.
+    forget_cached_users()
     sso_identity_platform.reset_faults()
     settings.MICROSOFT_SSO_ENABLED = True
     settings.MICROSOFT_SSO_APPLICATION_ID = sso_app.client_id
@@ -191,6 +194,7 @@ def sso_settings(
     yield settings
     sso_identity_platform.reset_faults()
     clear_clients()
+    forget_cached_users()
 
 
 @pytest.fixture
