@@ -331,6 +331,14 @@ class SessionRevoked(SSOError):
     default_detail = "This session has been signed out."
 
 
+class SessionNotFound(SSOError):
+    """No live session of the caller has this id (whoever else's it may be)."""
+
+    code = "session_not_found"
+    status_code = 404
+    default_detail = "No such session."
+
+
 class SessionExpired(SSOError):
     code = "session_expired"
     status_code = 401

@@ -29,6 +29,7 @@ import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,12 +60,18 @@ from sso_api.exceptions import (
     NotConfigured,
     ProviderError,
     ResponseModeMismatch,
+    SessionNotFound,
     SSODisabled,
     SSOError,
     cause_names,
     from_database_error,
 )
-from sso_api.models import MicrosoftIdentity
+from sso_api.models import (
+    USER_AGENT_MAX_LENGTH,
+    MicrosoftIdentity,
+    RevocationReason,
+    SignInMethod,
+)
 from sso_api.store import EXCHANGED_PREFIX, FLOW_PREFIX, HANDOFF_PREFIX, OneTimeStore
 
 logger = logging.getLogger("sso_api")
@@ -335,6 +342,8 @@ def redeem_handoff_code(request: HttpRequest, sso_code: str, code_verifier: str 
         identity=identity,
         microsoft_session_id=record.get("microsoft_session_id"),
         conf=conf,
+        method=SignInMethod.BROWSER,
+        user_agent=_user_agent(request),
     )
     return SignedIn(user=identity.user, identity=identity, tokens=pair)
 
@@ -552,6 +561,8 @@ def exchange_entra_token(request: HttpRequest, raw_token: str) -> SignedIn:
         microsoft_session_id=str(token.raw.get("sid") or "") or None,
         conf=conf,
         scopes=token.scopes,
+        method=SignInMethod.EXCHANGE,
+        user_agent=_user_agent(request),
     )
     audit.emit(
         audit.sign_in_succeeded,
@@ -564,3 +575,67 @@ def exchange_entra_token(request: HttpRequest, raw_token: str) -> SignedIn:
         request=request,
     )
     return SignedIn(user=signed_in.user, identity=signed_in.identity, tokens=pair)
+
+
+# --- Sessions people can see and end -------------------------------------------------------
+
+# Control characters have no place in a label people read (and could upset a log viewer).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _user_agent(request: HttpRequest) -> str:
+    """The request's User-Agent, as a session keeps it: printable, and cut short."""
+    agent = str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX_LENGTH]
+    return _CONTROL_CHARACTERS.sub("", agent)
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One session as its user sees it in their list."""
+
+    id: str
+    started_at: datetime
+    last_refreshed_at: datetime | None
+    expires_at: datetime
+    user_agent: str
+    method: str
+    current: bool
+
+
+def list_sessions(
+    user_id: object, access_claims: Mapping[str, object] | None
+) -> list[SessionSummary]:
+    """The caller's live sessions, newest first, marking the one of the calling token.
+
+    One query. ``access_claims`` are the calling access token's claims (ours name their
+    session; an Entra token names none, so no session is then current).
+    """
+    current = tokens.session_of_access_token(access_claims or {})
+    return [
+        SessionSummary(
+            id=str(session.pk),
+            started_at=session.created_at,
+            last_refreshed_at=session.last_refreshed_at,
+            expires_at=session.expires_at,
+            user_agent=session.user_agent,
+            method=session.method,
+            current=str(session.pk) == current,
+        )
+        for session in tokens.live_sessions(user_id)
+    ]
+
+
+def end_own_session(user_id: object, session_id: str) -> None:
+    """End one of the caller's live sessions.
+
+    Raises :class:`SessionNotFound` for an id that is not one of the caller's live
+    sessions, whether it is unknown, malformed, ended or another user's: the answer must
+    not tell anyone whether a session id exists.
+    """
+    if not tokens.end_session(user_id, session_id, RevocationReason.USER, actor_id=user_id):
+        raise SessionNotFound()
+
+
+def end_all_own_sessions(user_id: object) -> int:
+    """End every live session of the caller, the calling one included; how many ended."""
+    return tokens.end_sessions_of_user(user_id, RevocationReason.USER, actor_id=user_id)

@@ -7,6 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class MicrosoftIdentity(models.Model):
@@ -26,6 +27,10 @@ class MicrosoftIdentity(models.Model):
     object_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     last_login_at = models.DateTimeField(null=True, blank=True)
+    # The email claim of the last sign-in, for operators to find the account; whether this
+    # app trusted it (see sso_api.policy.trusted_email). Never used to identify anyone.
+    email = models.CharField(max_length=254, blank=True, default="")
+    email_trusted = models.BooleanField(default=False)
     # The app roles the account held at its last sign-in (the ``roles`` claim), as a JSON
     # list; see :attr:`roles`. A text column rather than a JSONField: Django's check of a
     # JSONField on SQLite opens a database connection, which `manage.py check` should not
@@ -59,10 +64,26 @@ class MicrosoftIdentity(models.Model):
 
 
 class RevocationReason(models.TextChoices):
+    """Why a session ended, which also says who ended it."""
+
     LOGOUT = "logout", "Signed out"
+    USER = "user", "Ended by the user from their list of sessions"
+    ADMIN = "admin", "Ended by an administrator"
     REUSE = "reuse", "A rotated refresh token was presented again"
     FRONT_CHANNEL = "front_channel", "Signed out at Microsoft (front-channel logout)"
     USER_INACTIVE = "user_inactive", "The user was deactivated"
+    USER_DELETED = "user_deleted", "The user was deleted"
+
+
+class SignInMethod(models.TextChoices):
+    """How a session began."""
+
+    BROWSER = "browser", "Browser sign-in"
+    EXCHANGE = "exchange", "Entra access token exchanged"
+
+
+# The longest user agent kept for a session: enough to tell devices apart.
+USER_AGENT_MAX_LENGTH = 256
 
 
 class RefreshSession(models.Model):
@@ -91,12 +112,32 @@ class RefreshSession(models.Model):
     # The delegated scopes the family's access tokens carry (``scp``, space-separated): this
     # API's scope for a browser sign-in, the Entra token's scopes for an exchange.
     scopes = models.CharField(max_length=1024, blank=True, default="")
+    method = models.CharField(
+        max_length=16, choices=SignInMethod.choices, default=SignInMethod.BROWSER
+    )
+    # The User-Agent of the request that began the session, cut to USER_AGENT_MAX_LENGTH.
+    user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True, default="")
 
     class Meta:
         verbose_name = "sign-in session"
+        indexes = (
+            # A user's live sessions (the list, ending all), and the purge of old rows.
+            models.Index(fields=["user", "revoked_at"], name="sso_api_session_user_live"),
+            models.Index(fields=["expires_at"], name="sso_api_session_expires"),
+            models.Index(fields=["revoked_at"], name="sso_api_session_revoked"),
+        )
 
     def __str__(self) -> str:
         return str(self.id)
+
+    @property
+    def status(self) -> str:
+        """``"revoked"``, ``"expired"`` or ``"active"``, as of now."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
 
 
 class EntraGroupMembership(models.Model):

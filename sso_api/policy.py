@@ -403,7 +403,11 @@ def sign_in(
             _sync_groups(user, entra_group_names(claims, conf))
         identity.last_login_at = timezone.now()
         identity.roles = list(claims.roles)
-        identity.save(update_fields=["last_login_at", "roles_json"])
+        # What the account said its address was, and whether it was believed: for the
+        # operators who look the account up, never for finding it (that is (tid, oid)).
+        identity.email = (email or claims.email or "")[:254]
+        identity.email_trusted = email is not None
+        identity.save(update_fields=["last_login_at", "roles_json", "email", "email_trusted"])
         if conf.pre_login_callback is not None:
             _run_hook(conf.pre_login_callback, user, claims, request)
     return SignedInUser(user=user, identity=identity, created=created)

@@ -30,9 +30,11 @@ from sso_api import exceptions as errors
 from sso_api.conf import sso_settings
 from sso_api.serializers import (
     ExchangeRequestSerializer,
+    LogoutAllResponseSerializer,
     LogoutRequestSerializer,
     LogoutResponseSerializer,
     RefreshRequestSerializer,
+    SessionSerializer,
     StartRequestSerializer,
     StartResponseSerializer,
     TokenPairSerializer,
@@ -40,6 +42,7 @@ from sso_api.serializers import (
     TokenResponseSerializer,
     UserSerializer,
 )
+from sso_api.tokens import LISTED_SESSIONS
 
 
 class _AccessTokenScheme(SimpleJWTScheme):  # type: ignore[no-untyped-call]
@@ -651,3 +654,65 @@ def scope_responses() -> dict[int, OpenApiResponse]:
             errors.ScopeRequired,
         ),
     }
+
+
+_SESSIONS_401 = _error(
+    "No valid bearer access token of this API: refresh, or sign in again.",
+    *_BEARER_401,
+    errors.UserNotFound,
+    errors.UserInactive,
+)
+
+SESSIONS: dict[str, Any] = {
+    "operation_id": "sso_sessions_list",
+    "summary": "The caller's sessions",
+    "description": (
+        "Every live session of the signed-in user (one per sign-in, ended by sign-out, "
+        "by the user, an administrator or deactivation, or when it expires), newest first, "
+        f"at most {LISTED_SESSIONS}. current marks the session of the calling access token."
+    ),
+    "responses": {
+        200: OpenApiResponse(SessionSerializer(many=True), description="The live sessions."),
+        401: _SESSIONS_401,
+        429: _throttled(),
+        503: _database_down(),
+    },
+}
+
+SESSION_DELETE: dict[str, Any] = {
+    "operation_id": "sso_sessions_end",
+    "summary": "End one of the caller's sessions",
+    "description": (
+        "Its refresh token stops working at once; access tokens already issued to it stay "
+        "valid until they expire (minutes). An id that is not one of the caller's live "
+        "sessions, another user's included, answers 404 like an unknown one."
+    ),
+    "responses": {
+        204: OpenApiResponse(description="Ended."),
+        401: _SESSIONS_401,
+        404: _error("No live session of the caller has this id.", errors.SessionNotFound),
+        429: _throttled(),
+        503: _database_down(),
+    },
+}
+
+LOGOUT_ALL: dict[str, Any] = {
+    "operation_id": "sso_logout_all",
+    "summary": "End every session of the caller",
+    "description": (
+        "Signs the user out everywhere: every refresh token of every session stops working, "
+        "the calling one's too; access tokens stay valid until they expire (minutes). In "
+        "cookie mode the refresh cookie is cleared."
+    ),
+    "request": None,
+    "responses": {
+        200: OpenApiResponse(
+            LogoutAllResponseSerializer,
+            description="How many sessions ended.",
+            examples=[OpenApiExample("ended", value={"ended": 3})],
+        ),
+        401: _SESSIONS_401,
+        429: _throttled(),
+        503: _database_down(),
+    },
+}

@@ -182,3 +182,37 @@ class LogoutResponseSerializer(serializers.Serializer[Any]):
         allow_null=True,
         help_text="Microsoft's end-session URL to navigate to, or null (SLO disabled).",
     )
+
+
+class SessionSerializer(serializers.Serializer[Any]):
+    """One of the caller's sessions (a sign-in's family of refresh tokens)."""
+
+    class Meta:
+        ref_name = "Session"
+
+    id = serializers.CharField(help_text="Opaque id, for DELETE /sessions/{id}/.")
+    started_at = serializers.DateTimeField(help_text="When the sign-in happened.")
+    last_refreshed_at = serializers.DateTimeField(
+        allow_null=True, help_text="When its tokens were last refreshed; null: never yet."
+    )
+    expires_at = serializers.DateTimeField(
+        help_text="When it ends at the latest (MICROSOFT_SSO_SESSION_LIFETIME after sign-in)."
+    )
+    user_agent = serializers.CharField(
+        allow_blank=True,
+        help_text="The User-Agent that signed in, shortened; text the client sent, so "
+        "display it as text, never as markup.",
+    )
+    method = serializers.ChoiceField(
+        choices=["browser", "exchange"],
+        help_text="browser: a sign-in through /start/; exchange: an Entra access token "
+        "traded at /token/exchange/.",
+    )
+    current = serializers.BooleanField(help_text="Whether the calling access token is of it.")
+
+
+class LogoutAllResponseSerializer(serializers.Serializer[Any]):
+    class Meta:
+        ref_name = "LogoutAllResponse"
+
+    ended = serializers.IntegerField(help_text="How many sessions were ended.")

@@ -1,7 +1,8 @@
 """Opt-in rate limits for the public endpoints, per DRF throttle scope.
 
 The scopes are ``sso_start``, ``sso_token``, ``sso_exchange``, ``sso_refresh``,
-``sso_logout`` and ``sso_frontchannel_logout``. A scope is limited only when the project
+``sso_logout`` (``/logout/`` and ``/logout/all/``), ``sso_frontchannel_logout`` and
+``sso_sessions`` (listing and ending one's sessions). A scope is limited only when the project
 gives it a rate; nothing is limited by default::
 
     REST_FRAMEWORK = {

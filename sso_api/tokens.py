@@ -13,7 +13,10 @@ Refresh tokens are simplejwt refresh tokens that also name their family (a
   and its use signs the real user out;
 * **absolute lifetime**: a family ends ``MICROSOFT_SSO_SESSION_LIFETIME`` after sign-in;
   rotation never pushes a refresh token's ``exp`` past it;
-* **revocation** by logout, and by Microsoft session id for front-channel logout.
+* **revocation** by logout, and by Microsoft session id for front-channel logout;
+* **sessions people can see and end**: a user's live families, ended one by one or all at
+  once by the user, an administrator, deactivation or deletion of the user, and the purge
+  of rows that ended long ago.
 
 Rotation is one conditional UPDATE (``WHERE current_jti = <presented jti>``), so when two
 requests race with the same token the database lets exactly one through.
@@ -23,12 +26,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.models import TokenUser
@@ -43,7 +49,13 @@ from sso_api.exceptions import (
     SessionExpired,
     SessionRevoked,
 )
-from sso_api.models import MicrosoftIdentity, RefreshSession, RevocationReason
+from sso_api.models import (
+    USER_AGENT_MAX_LENGTH,
+    MicrosoftIdentity,
+    RefreshSession,
+    RevocationReason,
+    SignInMethod,
+)
 
 FAMILY_CLAIM = "sso_fam"
 # The Microsoft identity the family was issued for, copied into every access token so
@@ -199,12 +211,15 @@ def issue_tokens(
     microsoft_session_id: str | None,
     conf: SSOSettings,
     scopes: tuple[str, ...] | None = None,
+    method: SignInMethod = SignInMethod.BROWSER,
+    user_agent: str = "",
 ) -> TokenPair:
     """Start a new refresh family for ``user`` and return its first token pair.
 
     The family lives for ``conf.session_lifetime``, read for the request that signs in.
     Its access tokens carry ``scopes`` as ``scp`` (default: this API's scope, which a
-    browser sign-in to this API grants).
+    browser sign-in to this API grants). ``method`` and ``user_agent`` are kept for the
+    user's list of sessions.
     """
     now = timezone.now()
     session = RefreshSession.objects.create(
@@ -214,6 +229,8 @@ def issue_tokens(
         current_jti=uuid.uuid4().hex,
         expires_at=now + conf.session_lifetime,
         scopes=" ".join(scopes if scopes is not None else (conf.api_scope,))[:1024],
+        method=method,
+        user_agent=user_agent[:USER_AGENT_MAX_LENGTH],
     )
     return _mint(user, session)
 
@@ -241,11 +258,26 @@ def _load_family(family_id: str) -> RefreshSession:
         raise InvalidRefreshToken("unknown refresh family") from exc
 
 
-def _revoke(filter_kwargs: dict[str, Any], reason: RevocationReason, now: datetime) -> int:
-    """Revoke the live families matching ``filter_kwargs``; reports each one revoked."""
-    live = RefreshSession.objects.filter(revoked_at__isnull=True, **filter_kwargs)
-    revoked = list(live.values_list("pk", "user_id"))
-    count = live.update(revoked_at=now, revoked_reason=reason)
+def _revoke(
+    filter_kwargs: dict[str, Any],
+    reason: RevocationReason,
+    now: datetime,
+    *,
+    actor_id: object = None,
+) -> int:
+    """Revoke the unrevoked families matching ``filter_kwargs``; reports each one revoked.
+
+    Two statements whatever the number of families: a SELECT of the ones to report, and
+    one UPDATE of exactly those (a family created meanwhile is neither revoked nor
+    reported). ``actor_id`` is the user who ended them, when a person did.
+    """
+    unrevoked = RefreshSession.objects.filter(revoked_at__isnull=True, **filter_kwargs)
+    revoked = list(unrevoked.values_list("pk", "user_id"))
+    if not revoked:
+        return 0
+    count = RefreshSession.objects.filter(
+        pk__in=[session_id for session_id, _user_id in revoked], revoked_at__isnull=True
+    ).update(revoked_at=now, revoked_reason=reason)
     for session_id, user_id in revoked:
         if reason == RevocationReason.REUSE:
             audit.emit(
@@ -262,6 +294,7 @@ def _revoke(filter_kwargs: dict[str, Any], reason: RevocationReason, now: dateti
                 session_id=session_id,
                 user_id=user_id,
                 reason=str(reason),
+                actor_id=actor_id,
             )
     return count
 
@@ -320,3 +353,84 @@ def revoke_microsoft_session(microsoft_session_id: str, *, tenant_id: str | None
     if tenant_id is not None:
         scope["identity__tenant_id"] = tenant_id
     return _revoke(scope, RevocationReason.FRONT_CHANNEL, timezone.now())
+
+
+# The most sessions a user's list shows: the newest ones. A person has a handful; the
+# bound keeps a scripted account with thousands of sign-ins from making the list costly.
+LISTED_SESSIONS = 100
+
+
+def live_sessions(user_id: object) -> list[RefreshSession]:
+    """The user's sessions that can still refresh, newest first (one query).
+
+    At most :data:`LISTED_SESSIONS` of them.
+    """
+    return list(
+        RefreshSession.objects.filter(
+            user_id=cast(Any, user_id), revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).order_by("-created_at")[:LISTED_SESSIONS]
+    )
+
+
+def session_of_access_token(claims: Any) -> str | None:
+    """The family (session id) an access token of ours was minted for, if any."""
+    family = claims.get(FAMILY_CLAIM) if hasattr(claims, "get") else None
+    return family if isinstance(family, str) else None
+
+
+def end_session(
+    user_id: object, session_id: str, reason: RevocationReason, *, actor_id: object = None
+) -> bool:
+    """End the live session ``session_id`` if it belongs to ``user_id``.
+
+    Returns False when there is no such live session of that user: unknown, malformed,
+    someone else's, already ended or expired are all the same answer.
+    """
+    try:
+        family = uuid.UUID(str(session_id))
+    except ValueError:
+        return False
+    now = timezone.now()
+    scope = {"pk": family, "user_id": user_id, "expires_at__gt": now}
+    return _revoke(scope, reason, now, actor_id=actor_id) == 1
+
+
+def end_sessions_of_user(
+    user_id: object, reason: RevocationReason, *, actor_id: object = None
+) -> int:
+    """End every live session of ``user_id`` (one UPDATE); returns how many ended."""
+    now = timezone.now()
+    return _revoke({"user_id": user_id, "expires_at__gt": now}, reason, now, actor_id=actor_id)
+
+
+def end_sessions(
+    session_ids: Iterable[object], reason: RevocationReason, *, actor_id: object = None
+) -> int:
+    """End the live sessions among ``session_ids`` (an administrator's selection)."""
+    now = timezone.now()
+    return _revoke(
+        {"pk__in": list(session_ids), "expires_at__gt": now}, reason, now, actor_id=actor_id
+    )
+
+
+def purge_ended_sessions(older_than: timedelta, *, batch_size: int = 1000) -> Iterator[int]:
+    """Delete session rows that were revoked, or expired, more than ``older_than`` ago.
+
+    One short transaction per batch of at most ``batch_size`` rows, found by the indexes
+    on ``revoked_at`` and ``expires_at`` and deleted by primary key: only the rows being
+    deleted are locked, and only for their batch, so sign-ins and refreshes go on while
+    a large table is purged. Yields the number of rows each batch deleted.
+    """
+    cutoff = timezone.now() - older_than
+    ended_long_ago = Q(revoked_at__lt=cutoff) | Q(expires_at__lt=cutoff)
+    while True:
+        with transaction.atomic():
+            batch = list(
+                RefreshSession.objects.filter(ended_long_ago)
+                .order_by()
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not batch:
+                return
+            deleted, _by_model = RefreshSession.objects.filter(pk__in=batch).delete()
+        yield deleted

@@ -17,10 +17,13 @@ urlpatterns = [
     path("token/refresh/", views.RefreshView.as_view(), name="token-refresh"),
     path("token/exchange/", views.ExchangeView.as_view(), name="token-exchange"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("logout/all/", views.LogoutAllView.as_view(), name="logout-all"),
     path(
         "logout/frontchannel/",
         views.FrontChannelLogoutView.as_view(),
         name="frontchannel-logout",
     ),
     path("me/", views.MeView.as_view(), name="me"),
+    path("sessions/", views.SessionsView.as_view(), name="sessions"),
+    path("sessions/<str:session_id>/", views.SessionView.as_view(), name="session"),
 ]

@@ -54,9 +54,11 @@ from sso_api.exceptions import (
 from sso_api.request_errors import request_error
 from sso_api.serializers import (
     ExchangeRequestSerializer,
+    LogoutAllResponseSerializer,
     LogoutRequestSerializer,
     LogoutResponseSerializer,
     RefreshRequestSerializer,
+    SessionSerializer,
     StartRequestSerializer,
     StartResponseSerializer,
     TokenPairSerializer,
@@ -463,3 +465,46 @@ class MeView(SSOView):
         claims = getattr(request.auth, "payload", None)
         user = cast("AbstractBaseUser | TokenProfileUser", request.user)
         return Response(UserSerializer(flows.describe_user(user, claims)).data)
+
+
+class _SignedInView(SSOView):
+    """A view for the bearer of one of our access tokens, about their own sessions."""
+
+    authentication_classes = (AccessTokenAuthentication,)
+    permission_classes = (IsAuthenticated,)
+    throttle_scope = "sso_sessions"
+
+
+class SessionsView(_SignedInView):
+    """The caller's live sessions."""
+
+    @extend_schema(**schema.SESSIONS)
+    def get(self, request: Request) -> Response:
+        claims = getattr(request.auth, "payload", None)
+        sessions = flows.list_sessions(request.user.pk, claims)
+        return Response(SessionSerializer(sessions, many=True).data)
+
+
+class SessionView(_SignedInView):
+    """One of the caller's sessions, which they may end."""
+
+    @extend_schema(**schema.SESSION_DELETE)
+    def delete(self, request: Request, session_id: str) -> Response:
+        flows.end_own_session(request.user.pk, session_id)
+        return Response(status=204)
+
+
+class LogoutAllView(_SignedInView):
+    """Sign the caller out of every session."""
+
+    throttle_scope = "sso_logout"
+
+    @extend_schema(**schema.LOGOUT_ALL)
+    def post(self, request: Request) -> Response:
+        ended = flows.end_all_own_sessions(request.user.pk)
+        response = Response(LogoutAllResponseSerializer({"ended": ended}).data)
+        conf = sso_settings(request)
+        if conf.refresh_cookie:
+            # The calling session's cookie is dead now; leaving it would only fail later.
+            clear_refresh_cookies(response, conf)
+        return response
