@@ -19,8 +19,11 @@ signal                      keyword arguments
                             ``causes`` (class names of chained exceptions), ``request``
 ``user_created``            ``user``, ``identity``
 ``token_refreshed``         ``session`` (a :class:`~sso_api.models.RefreshSession`)
-``session_revoked``         ``session_id``, ``user_id``, ``reason`` (``logout``,
-                            ``front_channel``, ``user_inactive``)
+``session_revoked``         ``session_id``, ``user_id``, ``reason`` (a
+                            :class:`~sso_api.models.RevocationReason`: ``logout``,
+                            ``user``, ``admin``, ``user_inactive``, ``user_deleted``,
+                            ``front_channel``), ``actor_id`` (the user who ended it, when
+                            a person did; else None)
 ``refresh_reuse_detected``  ``session_id``, ``user_id``: a rotated refresh token came back,
                             and its whole family was revoked
 ==========================  ==================================================================

@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
@@ -625,6 +626,12 @@ def list_sessions(
     ]
 
 
+def _user_pk(user_id: object) -> Any:
+    """``user_id`` as the user model's primary key type: an access token of ours names the
+    user as a string, and the audit trail should name them as the database does."""
+    return get_user_model()._meta.pk.to_python(user_id)
+
+
 def end_own_session(user_id: object, session_id: str) -> None:
     """End one of the caller's live sessions.
 
@@ -632,10 +639,12 @@ def end_own_session(user_id: object, session_id: str) -> None:
     sessions, whether it is unknown, malformed, ended or another user's: the answer must
     not tell anyone whether a session id exists.
     """
-    if not tokens.end_session(user_id, session_id, RevocationReason.USER, actor_id=user_id):
+    user_pk = _user_pk(user_id)
+    if not tokens.end_session(user_pk, session_id, RevocationReason.USER, actor_id=user_pk):
         raise SessionNotFound()
 
 
 def end_all_own_sessions(user_id: object) -> int:
     """End every live session of the caller, the calling one included; how many ended."""
-    return tokens.end_sessions_of_user(user_id, RevocationReason.USER, actor_id=user_id)
+    user_pk = _user_pk(user_id)
+    return tokens.end_sessions_of_user(user_pk, RevocationReason.USER, actor_id=user_pk)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from sso_api.testing import FakeUser
 from sso_api.testing.client import Pkce, SignInDriver
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +41,7 @@ def rates(sso: Any) -> Any:
             "sso_logout": "2/min",
             "sso_exchange": "2/min",
             "sso_frontchannel_logout": "2/min",
+            "sso_sessions": "2/min",
         },
     }
     return sso
@@ -73,6 +75,29 @@ def test_token_refresh_and_logout_are_limited_when_a_rate_is_set(
     statuses = [
         browser.client.post(
             path, body, content_type="application/json", REMOTE_ADDR=address
+        ).status_code
+        for _ in range(3)
+    ]
+    assert statuses[-1] == 429
+    assert 429 not in statuses[:2]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/sso/sessions/"),
+        ("delete", "/api/sso/sessions/00000000-0000-0000-0000-000000000000/"),
+        ("post", "/api/sso/logout/all/"),
+    ],
+)
+def test_the_session_endpoints_are_limited_when_a_rate_is_set(
+    browser: SignInDriver, ada: FakeUser, rates: Any, method: str, path: str
+) -> None:
+    access = browser.signed_in(ada)["access"]
+    address = another_address()
+    statuses = [
+        getattr(browser.client, method)(
+            path, headers={"Authorization": f"Bearer {access}"}, REMOTE_ADDR=address
         ).status_code
         for _ in range(3)
     ]
