@@ -110,29 +110,34 @@ def test_a_known_account_costs_one_query_no_write_and_no_outbound_call(
     assert sum(identity_platform.count(endpoint) for endpoint in ("metadata", "keys")) == 0
 
 
-def test_without_the_user_cache_every_request_costs_its_one_query(
-    identity_platform: FakeIdentityPlatform,
-    api: FakeApp,
-    mobile_app: FakeApp,
-    ada: FakeUser,
-    sso: Any,
-) -> None:
+@pytest.fixture
+def ada_token(
+    identity_platform: FakeIdentityPlatform, api: FakeApp, mobile_app: FakeApp, ada: FakeUser
+) -> str:
+    """A valid Entra access token of Ada's for this API, from the mobile app."""
+    return mint(identity_platform, ada, api, mobile_app)
+
+
+def known_and_cached(token: str) -> str:
+    """``token``, after a first request (which creates its user) and a second (which
+    leaves the user in this worker's cache)."""
+    assert call(WhoAmI, token).status_code == 200
+    assert call(WhoAmI, token).status_code == 200
+    return token
+
+
+def test_without_the_user_cache_every_request_costs_its_one_query(ada_token: str, sso: Any) -> None:
     sso.MICROSOFT_SSO_API_USER_CACHE_SECONDS = 0
-    token = mint(identity_platform, ada, api, mobile_app)
-    call(WhoAmI, token)
+    call(WhoAmI, ada_token)
 
     for _ in range(2):
         with CaptureQueriesContext(connections["default"]) as queries:
-            assert call(WhoAmI, token).status_code == 200
+            assert call(WhoAmI, ada_token).status_code == 200
         assert len(queries) == 1
 
 
-def test_deactivating_a_user_through_the_orm_is_seen_on_the_next_request(
-    identity_platform: FakeIdentityPlatform, api: FakeApp, mobile_app: FakeApp, ada: FakeUser
-) -> None:
-    token = mint(identity_platform, ada, api, mobile_app)
-    call(WhoAmI, token)
-    assert call(WhoAmI, token).status_code == 200  # now cached
+def test_deactivating_a_user_through_the_orm_is_seen_on_the_next_request(ada_token: str) -> None:
+    token = known_and_cached(ada_token)
 
     user = User.objects.get()
     user.is_active = False
@@ -143,16 +148,10 @@ def test_deactivating_a_user_through_the_orm_is_seen_on_the_next_request(
 
 
 def test_a_bulk_deactivation_is_seen_once_the_user_cache_time_has_passed(
-    identity_platform: FakeIdentityPlatform,
-    api: FakeApp,
-    mobile_app: FakeApp,
-    ada: FakeUser,
-    sso: Any,
+    ada_token: str, sso: Any
 ) -> None:
     sso.MICROSOFT_SSO_API_USER_CACHE_SECONDS = 0.5
-    token = mint(identity_platform, ada, api, mobile_app)
-    call(WhoAmI, token)
-    call(WhoAmI, token)
+    token = known_and_cached(ada_token)
 
     User.objects.update(is_active=False)  # no signal: the cache's deadline bounds it
     time.sleep(0.6)
@@ -161,16 +160,8 @@ def test_a_bulk_deactivation_is_seen_once_the_user_cache_time_has_passed(
     assert (refused.status_code, refused.data["code"]) == (403, "user_inactive")
 
 
-def test_deleting_an_identity_ends_what_its_cached_user_allowed(
-    identity_platform: FakeIdentityPlatform,
-    api: FakeApp,
-    mobile_app: FakeApp,
-    ada: FakeUser,
-    sso: Any,
-) -> None:
-    token = mint(identity_platform, ada, api, mobile_app)
-    call(WhoAmI, token)
-    call(WhoAmI, token)
+def test_deleting_an_identity_ends_what_its_cached_user_allowed(ada_token: str, sso: Any) -> None:
+    token = known_and_cached(ada_token)
     sso.MICROSOFT_SSO_AUTO_CREATE_USERS = False
 
     MicrosoftIdentity.objects.get().delete()
@@ -186,11 +177,8 @@ class Renames(WhoAmI):
         return Response({"first_name": seen})
 
 
-def test_each_request_gets_its_own_copy_of_a_cached_user(
-    identity_platform: FakeIdentityPlatform, api: FakeApp, mobile_app: FakeApp, ada: FakeUser
-) -> None:
-    token = mint(identity_platform, ada, api, mobile_app)
-    call(WhoAmI, token)
+def test_each_request_gets_its_own_copy_of_a_cached_user(ada_token: str, ada: FakeUser) -> None:
+    token = known_and_cached(ada_token)
 
     first, second = call(Renames, token), call(Renames, token)
 
@@ -198,14 +186,9 @@ def test_each_request_gets_its_own_copy_of_a_cached_user(
 
 
 def test_a_remembered_token_is_checked_again_against_changed_settings(
-    identity_platform: FakeIdentityPlatform,
-    api: FakeApp,
-    mobile_app: FakeApp,
-    ada: FakeUser,
-    sso: Any,
+    ada_token: str, sso: Any
 ) -> None:
-    token = mint(identity_platform, ada, api, mobile_app)
-    assert call(WhoAmI, token).status_code == 200
+    token = known_and_cached(ada_token)
 
     sso.MICROSOFT_SSO_API_CLIENT_IDS = ["00000000-0000-0000-0000-0000000000aa"]
     refused = call(WhoAmI, token)
@@ -222,9 +205,7 @@ def test_a_remembered_token_is_refused_once_it_expires(
 ) -> None:
     # Issued so that its expiry, plus the leeway, falls a second and a half from now.
     issued_at = time.time() - 3600 - CLOCK_SKEW_SECONDS + 1.5
-    token = mint(identity_platform, ada, api, mobile_app, issued_at=issued_at)
-    assert call(WhoAmI, token).status_code == 200
-    assert call(WhoAmI, token).status_code == 200
+    token = known_and_cached(mint(identity_platform, ada, api, mobile_app, issued_at=issued_at))
 
     time.sleep(2)
 
@@ -233,19 +214,13 @@ def test_a_remembered_token_is_refused_once_it_expires(
 
 
 def test_our_tokens_still_work_beside_the_entra_class_while_sign_in_is_off(
-    identity_platform: FakeIdentityPlatform,
-    api: FakeApp,
-    mobile_app: FakeApp,
-    browser: SignInDriver,
-    ada: FakeUser,
-    sso: Any,
+    browser: SignInDriver, ada: FakeUser, ada_token: str, sso: Any
 ) -> None:
     ours = browser.signed_in(ada)["access"]
-    entra = mint(identity_platform, ada, api, mobile_app)
     sso.MICROSOFT_SSO_ENABLED = False
 
     assert call(EitherToken, ours).status_code == 200
-    assert call(EitherToken, entra).data["code"] == "sso_disabled"
+    assert call(EitherToken, ada_token).data["code"] == "sso_disabled"
     assert call(EitherToken, "not-a-jwt").status_code == 401
     assert call(EitherToken, "not-a-jwt").data["code"] == "token_not_valid"
 
