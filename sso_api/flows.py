@@ -468,10 +468,15 @@ def _tenant_of_issuer(conf: SSOSettings, issuer: str) -> str | None:
 
 def describe_signed_in(signed_in: SignedIn) -> UserProfile:
     """The user as ``/token/`` shows them: what their new access token says."""
+    return describe_tokens(signed_in.tokens)
+
+
+def describe_tokens(pair: tokens.TokenPair) -> UserProfile:
+    """The user as a new token pair's access token describes them (``/token/``,
+    ``/token/exchange/`` and ``/token/refresh/`` answer it)."""
+    identity = pair.session.identity
     return _described(
-        signed_in.tokens.profile,
-        (signed_in.identity.tenant_id, signed_in.identity.object_id),
-        list(signed_in.identity.roles or []),
+        pair.profile, (identity.tenant_id, identity.object_id), list(identity.roles or [])
     )
 
 

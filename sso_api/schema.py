@@ -484,14 +484,19 @@ REFRESH: dict[str, Any] = {
     "description": (
         "Returns a new access and refresh token; the presented refresh token stops working. "
         "Presenting an already rotated token revokes its whole session. In cookie mode the "
-        "body may be empty: the cookie carries the token and X-SSO-CSRF is required."
+        "body may be empty: the cookie carries the token and X-SSO-CSRF is required. The "
+        "user is the session's, as the new access token describes them: a client compares "
+        "it with the user it shows, since in cookie mode another tab of the browser may "
+        "have signed in as someone else."
     ),
     "request": RefreshRequestSerializer,
     "responses": {
         200: OpenApiResponse(
-            TokenPairSerializer,
+            TokenResponseSerializer,
             description="Rotated.",
-            examples=[OpenApiExample("rotated", value=_TOKENS_EXAMPLE)],
+            examples=[
+                OpenApiExample("rotated", value={**_TOKENS_EXAMPLE, "user": _USER_EXAMPLE})
+            ],
         ),
         400: _error("The request is malformed.", errors.InvalidRequest, errors.MalformedBody),
         401: _error("Sign in again.", *_SESSION_401),

@@ -402,7 +402,13 @@ class RefreshView(_RefreshTokenView):
         params = self.validated(RefreshRequestSerializer, request.data)
         token = self.presented_refresh_token(request, params)
         pair = flows.refresh_tokens(request, token)
-        return _tokens_response(request, pair, TokenPairSerializer, via_cookie=self.from_cookie)
+        return _tokens_response(
+            request,
+            pair,
+            TokenResponseSerializer,
+            via_cookie=self.from_cookie,
+            user=flows.describe_tokens(pair),
+        )
 
 
 class LogoutView(_RefreshTokenView):

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
@@ -18,6 +19,7 @@ from sso_api.testing import FakeIdentityPlatform, FakeTenant, FakeUser
 from sso_api.testing.client import SignInDriver
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 
 
 def refresh(client: Client, token: str) -> Any:
@@ -41,10 +43,29 @@ def test_refresh_rotates_and_the_old_token_dies(browser: SignInDriver, ada: Fake
 
     assert rotated.status_code == 200
     body = rotated.json()
-    assert set(body) == {"access", "refresh", "token_type", "expires_in"}
+    assert set(body) == {"access", "refresh", "token_type", "expires_in", "user"}
+    assert body["user"] == first["user"]
     assert body["refresh"] != first["refresh"]
     assert me(browser.client, body["access"]).json()["object_id"] == ada.object_id
     assert refresh(browser.client, body["refresh"]).status_code == 200
+
+
+def test_a_refresh_names_the_sessions_user_with_what_changed_since(
+    browser: SignInDriver, ada: FakeUser
+) -> None:
+    first = browser.signed_in(ada)
+    user = User.objects.get()
+    user.first_name = "Augusta"
+    user.save()
+
+    body = refresh(browser.client, first["refresh"]).json()
+
+    assert body["user"]["first_name"] == "Augusta"
+    assert (body["user"]["tenant_id"], body["user"]["object_id"]) == (
+        ada.tenant_id,
+        ada.object_id,
+    )
+    assert me(browser.client, body["access"]).json() == body["user"]
 
 
 def test_presenting_a_rotated_token_revokes_the_whole_family(
