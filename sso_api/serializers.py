@@ -123,6 +123,8 @@ class UserSerializer(serializers.Serializer[Any]):
 
 
 class TokenPairSerializer(serializers.Serializer[Any]):
+    """What ``/token/refresh/`` answers (the name clients were generated with)."""
+
     class Meta:
         ref_name = "TokenPair"
 
@@ -134,13 +136,17 @@ class TokenPairSerializer(serializers.Serializer[Any]):
     # Always sent, hence no default (a default would make it optional in the schema).
     token_type = serializers.ChoiceField(choices=["Bearer"])
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
+    user = UserSerializer(
+        help_text="The session's user, as the new access token describes them (as /me/ "
+        "would answer)."
+    )
 
 
 class TokenResponseSerializer(TokenPairSerializer):
+    """What ``/token/`` and ``/token/exchange/`` answer: the same fields as a refresh."""
+
     class Meta:
         ref_name = "TokenResponse"
-
-    user = UserSerializer()
 
 
 class RefreshRequestSerializer(serializers.Serializer[Any]):

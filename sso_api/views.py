@@ -405,7 +405,7 @@ class RefreshView(_RefreshTokenView):
         return _tokens_response(
             request,
             pair,
-            TokenResponseSerializer,
+            TokenPairSerializer,
             via_cookie=self.from_cookie,
             user=flows.describe_tokens(pair),
         )
