@@ -18,6 +18,13 @@
   read from the fake's Microsoft Graph (``MICROSOFT_SSO_GRAPH_URL``).
 * The SPA is ``frontend_example/dist`` (build it first), served on its own origin with a
   ``config.json`` that points it at the API.
+* Swagger UI (``/api/docs/``) signs in through the API's own flow, or with its
+  "Authorize" dialog (the ``entraOAuth2`` scheme): against the fake, its app registration
+  is a public client of its own whose "Single-page application" redirect URI is Swagger
+  UI's ``oauth2-redirect.html``, and the demo's registration exposes the API
+  (``api://demo-client/access_as_user``), so Swagger UI gets an Entra access token for it
+  and sends it as a bearer token. Against the real Entra ID, export
+  ``SSO_SWAGGER_CLIENT_ID`` for such a registration of your own (docs/openapi.md).
 
 Once everything answers, it prints a banner (the URL to open, the demo accounts and what
 each shows, their app roles and groups, Swagger UI, the admin report, the log file, how to
@@ -74,6 +81,15 @@ ALLOWED_DEMO_TENANT = "Contoso"
 MAPPED_DEMO_GROUPS = ("Contoso staff", "Engineering")
 #: The example project's view that only holders of the ``Admin`` app role may read.
 ADMIN_REPORT_PATH = "/api/example/admin-report/"
+#: Where the example serves drf-spectacular-sidecar's oauth2-redirect.html (its settings'
+#: ``SWAGGER_UI_OAUTH2_REDIRECT_PATH``): Swagger UI's redirect URI, on the API's origin.
+SWAGGER_UI_OAUTH2_REDIRECT_PATH = (
+    "/static/drf_spectacular_sidecar/swagger-ui-dist/oauth2-redirect.html"
+)
+#: The client id of Swagger UI's own app registration on the fake.
+SWAGGER_UI_CLIENT_ID = "demo-swagger-ui"
+#: The authority segment the demo's API (and Swagger UI) sign in at, on the fake.
+DEMO_AUTHORITY_SEGMENT = "organizations"
 
 
 class _SpaHandler(SimpleHTTPRequestHandler):
@@ -265,7 +281,9 @@ def _banner(
             "",
         ]
     lines += [
-        f"  Swagger UI    {api_origin}/api/docs/ (it signs in too; then try /me/)",
+        f'  Swagger UI    {api_origin}/api/docs/ signs in too: "Sign in with Microsoft" (our',
+        "                tokens; then try /me/), or Authorize > entraOAuth2 (an Entra token;",
+        "                then try the admin report)",
         f"  Admin report  {api_origin}{ADMIN_REPORT_PATH}",
         "                answers the app role Admin only (the SPA has a button for it)",
         f"  Mobile apps   next={MOBILE_APP_NEXT} is allowed. Open in a browser:",
@@ -410,7 +428,8 @@ def main() -> int:
     entra_tenant: str | None = None
     if all(os.environ.get(name) for name in REAL_ENTRA_VARIABLES):
         entra_tenant = os.environ["MICROSOFT_SSO_TENANT_ID"]
-        for name in ("MICROSOFT_SSO_AUTHORITY", "MICROSOFT_SSO_CA_BUNDLE"):
+        # SSO_SWAGGER_AUTHORITY too: Swagger UI reaches Microsoft where the API does.
+        for name in ("MICROSOFT_SSO_AUTHORITY", "MICROSOFT_SSO_CA_BUNDLE", "SSO_SWAGGER_AUTHORITY"):
             env.pop(name, None)
     else:
         # The pages over plain HTTP: a browser that does not know the fake's CA (any
@@ -421,11 +440,22 @@ def main() -> int:
             browser_port=arguments.platform_browser_port,
         )
         client_secret = secrets.token_urlsafe(24)
-        platform.register_app(
+        demo_app = platform.register_app(
             client_id="demo-client",
             client_secret=client_secret,
             redirect_uris=[f"{api_origin}/api/sso/callback/"],
             front_channel_logout_url=f"{api_origin}/api/sso/logout/frontchannel/",
+        )
+        # Expose an API as docs/msal-apps.md registers it: api://demo-client/access_as_user,
+        # with the email claims, so a user first seen through an Entra token gets their
+        # email as at a browser sign-in.
+        platform.expose_api(demo_app, optional_claims=("idtyp", "email", "xms_edov"))
+        # Swagger UI's own registration: a single-page app, whose code is redeemed from the
+        # browser at the fake's token endpoint, cross-origin.
+        platform.register_app(
+            client_id=SWAGGER_UI_CLIENT_ID,
+            spa_redirect_uris=[api_origin + SWAGGER_UI_OAUTH2_REDIRECT_PATH],
+            public_client=True,
         )
         add_demo_directory(platform)
         platform.faults.require_consent = arguments.consent
@@ -436,8 +466,8 @@ def main() -> int:
             {
                 "MICROSOFT_SSO_APPLICATION_ID": "demo-client",
                 "MICROSOFT_SSO_CLIENT_SECRET": client_secret,
-                "MICROSOFT_SSO_TENANT_ID": "organizations",
-                "MICROSOFT_SSO_AUTHORITY": platform.authority("organizations"),
+                "MICROSOFT_SSO_TENANT_ID": DEMO_AUTHORITY_SEGMENT,
+                "MICROSOFT_SSO_AUTHORITY": platform.authority(DEMO_AUTHORITY_SEGMENT),
                 "MICROSOFT_SSO_CA_BUNDLE": platform.ca_bundle,
                 # Contoso may sign in, Fabrikam may not: both outcomes can be tried. It
                 # also keeps Fabrikam's administrators from granting the app's roles,
@@ -448,6 +478,10 @@ def main() -> int:
                 # fake's Microsoft Graph.
                 "MICROSOFT_SSO_GROUP_MAP": json.dumps(_demo_group_map(document)),
                 "MICROSOFT_SSO_GRAPH_URL": platform.graph_url,
+                # Swagger UI's browser reaches the fake where every browser does, over
+                # plain HTTP: its sign-in page and, cross-origin, its token endpoint.
+                "SSO_SWAGGER_CLIENT_ID": SWAGGER_UI_CLIENT_ID,
+                "SSO_SWAGGER_AUTHORITY": f"{platform.browser_base_url}/{DEMO_AUTHORITY_SEGMENT}",
             }
         )
         demo["identity_platform"] = document

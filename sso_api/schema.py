@@ -17,6 +17,7 @@ from drf_spectacular.extensions import (
     OpenApiSerializerFieldExtension,
 )
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -53,7 +54,13 @@ class _AccessTokenScheme(SimpleJWTScheme):  # type: ignore[no-untyped-call]
 
 class _EntraAccessTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     """Entra access tokens for this API: OAuth2 authorization code with PKCE at the
-    authority, for the API's delegated scope (``entraOAuth2``)."""
+    authority, for the API's delegated scope (``entraOAuth2``).
+
+    The flow's URLs are the authority's authorize and token endpoints, unless the project
+    sets drf-spectacular's ``OAUTH2_AUTHORIZATION_URL`` and ``OAUTH2_TOKEN_URL``: Swagger
+    UI's browser calls them, and it may have to reach the authority elsewhere than the
+    API does (the demo's fake identity platform serves browsers over plain HTTP).
+    """
 
     target_class = "sso_api.authentication.EntraAccessTokenAuthentication"
     name = "entraOAuth2"
@@ -63,6 +70,10 @@ class _EntraAccessTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[n
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
         authority = sso_settings().authority
+        authorization_url = (
+            spectacular_settings.OAUTH2_AUTHORIZATION_URL or f"{authority}/oauth2/v2.0/authorize"
+        )
+        token_url = spectacular_settings.OAUTH2_TOKEN_URL or f"{authority}/oauth2/v2.0/token"
         return {
             "type": "oauth2",
             "description": (
@@ -71,8 +82,8 @@ class _EntraAccessTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[n
             ),
             "flows": {
                 "authorizationCode": {
-                    "authorizationUrl": f"{authority}/oauth2/v2.0/authorize",
-                    "tokenUrl": f"{authority}/oauth2/v2.0/token",
+                    "authorizationUrl": authorization_url,
+                    "tokenUrl": token_url,
                     "scopes": {_api_scope_uri(): "Call this API as the signed-in user."},
                 }
             },
@@ -492,11 +503,9 @@ REFRESH: dict[str, Any] = {
     "request": RefreshRequestSerializer,
     "responses": {
         200: OpenApiResponse(
-            TokenResponseSerializer,
+            TokenPairSerializer,
             description="Rotated.",
-            examples=[
-                OpenApiExample("rotated", value={**_TOKENS_EXAMPLE, "user": _USER_EXAMPLE})
-            ],
+            examples=[OpenApiExample("rotated", value={**_TOKENS_EXAMPLE, "user": _USER_EXAMPLE})],
         ),
         400: _error("The request is malformed.", errors.InvalidRequest, errors.MalformedBody),
         401: _error("Sign in again.", *_SESSION_401),

@@ -308,3 +308,66 @@ def test_the_demo_makes_its_own_keys_once_per_state_directory_readable_by_its_ow
     other_state_dir = tmp_path / "other-state"
     other_state_dir.mkdir()
     assert run_demo._demo_secret(other_state_dir, "jwt-signing-key") != jwt_key
+
+
+# Loads the settings, generates the schema as /api/schema/ does and renders Swagger UI's
+# page, and prints what Swagger UI is told about the entraOAuth2 scheme.
+_SWAGGER_PROBE = """
+import json
+import django
+django.setup()
+from django.test import Client
+from drf_spectacular.generators import SchemaGenerator
+
+schema = SchemaGenerator().get_schema(request=None, public=True)
+page = Client(HTTP_HOST="127.0.0.1").get("/api/docs/")
+print(json.dumps({
+    "flow": schema["components"]["securitySchemes"]["entraOAuth2"]["flows"]["authorizationCode"],
+    "page": page.content.decode(),
+}))
+"""
+
+
+def swagger_probe(**variables: str) -> dict[str, Any]:
+    """The entraOAuth2 flow of the example's schema and its Swagger UI page, as
+    ``variables`` configure the example."""
+    result = run_example("-c", _SWAGGER_PROBE, DJANGO_SECRET_KEY=REAL_SECRET_KEY, **variables)
+    assert result.returncode == 0, result.stderr
+    answer: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def test_swagger_ui_authorizes_as_its_own_app_where_a_browser_reaches_the_authority() -> None:
+    probed = swagger_probe(
+        MICROSOFT_SSO_AUTHORITY="https://127.0.0.1:9443/organizations",
+        SSO_SWAGGER_AUTHORITY="http://127.0.0.1:9080/organizations/",
+        SSO_SWAGGER_CLIENT_ID="swagger-ui-client",
+    )
+
+    assert probed["flow"]["authorizationUrl"] == (
+        "http://127.0.0.1:9080/organizations/oauth2/v2.0/authorize"
+    )
+    assert probed["flow"]["tokenUrl"] == "http://127.0.0.1:9080/organizations/oauth2/v2.0/token"
+    assert list(probed["flow"]["scopes"]) == ["api://example/access_as_user"]
+    init_oauth = probed["page"].split("ui.initOAuth(", 1)[1].split(");", 1)[0]
+    assert json.loads(init_oauth) == {
+        "usePkceWithAuthorizationCodeGrant": True,
+        "scopes": ["openid", "api://example/access_as_user"],
+        "clientId": "swagger-ui-client",
+    }
+    assert (
+        'oauth2RedirectUrl: location.origin + "/static/drf_spectacular_sidecar/'
+        'swagger-ui-dist/oauth2-redirect.html"' in probed["page"]
+    )
+
+
+def test_without_the_demos_variables_swagger_ui_signs_in_at_the_apis_authority() -> None:
+    probed = swagger_probe(MICROSOFT_SSO_TENANT_ID="contoso.example")
+
+    authority = "https://login.microsoftonline.com/contoso.example"
+    assert probed["flow"]["authorizationUrl"] == f"{authority}/oauth2/v2.0/authorize"
+    assert probed["flow"]["tokenUrl"] == f"{authority}/oauth2/v2.0/token"
+    init_oauth = json.loads(probed["page"].split("ui.initOAuth(", 1)[1].split(");", 1)[0])
+    # No client id: the Authorize dialog asks for one; PKCE and the scopes stay.
+    assert "clientId" not in init_oauth
+    assert init_oauth["usePkceWithAuthorizationCodeGrant"] is True

@@ -2659,3 +2659,252 @@ def test_cli_serves_the_demo_directory_and_writes_the_state_file(tmp_path: Path)
     assert metadata.json()["authorization_endpoint"] == (
         f"{state['browser_base_url']}/{contoso_id}/oauth2/v2.0/authorize"
     )
+
+
+# -- single-page apps: redemption from the browser, with CORS ----------------------------------
+
+SPA_ORIGIN = "https://spa.contoso.example"
+#: A redirect URI of the "Single-page application" platform; the other SPA fixture's
+#: redirect URI (SPA_REDIRECT_URI) is of no platform type, as a native app's would be.
+SPA_PLATFORM_REDIRECT_URI = f"{SPA_ORIGIN}/static/oauth2-redirect.html"
+FOREIGN_ORIGIN = "https://elsewhere.example"
+
+
+@pytest.fixture(scope="module")
+def browser_app(platform: FakeIdentityPlatform) -> FakeApp:
+    """A single-page app registered as Entra has it: public, with an SPA redirect URI."""
+    return platform.register_app(
+        spa_redirect_uris=[SPA_PLATFORM_REDIRECT_URI, "https://spa.contoso.example:443/other/"],
+        public_client=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def browser_api(platform: FakeIdentityPlatform) -> FakeApp:
+    return orders_api(platform, 2)
+
+
+def browser_code(
+    platform: FakeIdentityPlatform,
+    tenant: FakeTenant,
+    client_app: FakeApp,
+    user: FakeUser,
+    api: FakeApp,
+    redirect_uri: str = SPA_PLATFORM_REDIRECT_URI,
+) -> tuple[dict[str, str], str]:
+    """A sign-in at ``redirect_uri`` for the API's scope, as Swagger UI or msal-browser
+    starts it; returns the token request's form (no secret) and the code verifier."""
+    url, verifier = authorization_url(
+        platform,
+        tenant,
+        client_app,
+        redirect_uri=redirect_uri,
+        scope=f"openid offline_access api://{api.client_id}/{API_SCOPE}",
+    )
+    code = platform.authorize(url, user=user).params["code"]
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": client_app.client_id,
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+    }
+    return form, verifier
+
+
+def preflight(http: requests.Session, url: str, origin: str) -> requests.Response:
+    """What a browser sends before Swagger UI's token request (it adds X-Requested-With)."""
+    return http.options(
+        url,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-requested-with",
+        },
+    )
+
+
+def test_a_single_page_app_redeems_its_code_cross_origin_with_cors_for_its_origin(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    browser_app: FakeApp,
+    browser_api: FakeApp,
+    ada: FakeUser,
+) -> None:
+    form, _ = browser_code(platform, contoso, browser_app, ada, browser_api)
+    checked = preflight(http, token_endpoint(platform, contoso), SPA_ORIGIN)
+
+    answer = http.post(token_endpoint(platform, contoso), data=form, headers={"Origin": SPA_ORIGIN})
+
+    assert checked.status_code == 204
+    assert checked.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
+    assert checked.headers["Access-Control-Allow-Methods"] == "POST"
+    assert checked.headers["Access-Control-Allow-Headers"] == "x-requested-with"
+    assert "Origin" in checked.headers["Vary"]
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
+    assert "Access-Control-Allow-Credentials" not in answer.headers
+    claims = verified_access_token_claims(
+        http,
+        platform,
+        contoso,
+        answer.json()["access_token"],
+        audience=browser_api.client_id,
+        issuer=contoso.issuer,
+    )
+    assert (claims["azp"], claims["oid"], claims["scp"]) == (
+        browser_app.client_id,
+        ada.object_id,
+        API_SCOPE,
+    )
+
+
+def test_the_origin_of_an_spa_redirect_uri_is_spelled_without_the_default_port(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    browser_app: FakeApp,
+    browser_api: FakeApp,
+    ada: FakeUser,
+) -> None:
+    form, _ = browser_code(
+        platform, contoso, browser_app, ada, browser_api, "https://spa.contoso.example:443/other/"
+    )
+
+    answer = http.post(token_endpoint(platform, contoso), data=form, headers={"Origin": SPA_ORIGIN})
+
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
+
+
+def test_a_foreign_origin_is_refused_without_cors_headers_and_spends_no_code(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    browser_app: FakeApp,
+    browser_api: FakeApp,
+    ada: FakeUser,
+) -> None:
+    form, _ = browser_code(platform, contoso, browser_app, ada, browser_api)
+    endpoint = token_endpoint(platform, contoso)
+
+    checked = preflight(http, endpoint, FOREIGN_ORIGIN)
+    refused = http.post(endpoint, data=form, headers={"Origin": FOREIGN_ORIGIN})
+    redeemed = http.post(endpoint, data=form, headers={"Origin": SPA_ORIGIN})
+
+    assert "Access-Control-Allow-Origin" not in checked.headers
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_request"
+    assert refused.json()["error_codes"] == [9002326]
+    assert FOREIGN_ORIGIN in refused.json()["error_description"]
+    assert redeemed.status_code == 200, redeemed.text
+
+
+def test_a_redirect_uri_that_is_not_of_the_spa_platform_gets_no_cors(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    spa: FakeApp,
+    browser_api: FakeApp,
+    ada: FakeUser,
+) -> None:
+    # spa's redirect URI is of no platform type: Entra's answer to an app registered
+    # under "Web" or "Mobile and desktop" that redeems from a browser.
+    origin = "http://localhost:3000"
+    form, _ = browser_code(platform, contoso, spa, ada, browser_api, SPA_REDIRECT_URI)
+    endpoint = token_endpoint(platform, contoso)
+
+    checked = preflight(http, endpoint, origin)
+    refused = http.post(endpoint, data=form, headers={"Origin": origin})
+    redeemed = http.post(endpoint, data=form)
+
+    assert "Access-Control-Allow-Origin" not in checked.headers
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    assert refused.json()["error_codes"] == [9002326]
+    assert redeemed.status_code == 200, redeemed.text
+
+
+def test_an_spa_grant_is_redeemed_from_a_browser_only(
+    http: requests.Session,
+    platform: FakeIdentityPlatform,
+    contoso: FakeTenant,
+    browser_app: FakeApp,
+    browser_api: FakeApp,
+    ada: FakeUser,
+) -> None:
+    form, _ = browser_code(platform, contoso, browser_app, ada, browser_api)
+    endpoint = token_endpoint(platform, contoso)
+
+    from_a_server = http.post(endpoint, data=form)
+    tokens = http.post(endpoint, data=form, headers={"Origin": SPA_ORIGIN}).json()
+    refresh = {
+        "grant_type": "refresh_token",
+        "client_id": browser_app.client_id,
+        "refresh_token": tokens["refresh_token"],
+    }
+    refreshed_by_a_server = http.post(endpoint, data=refresh)
+    refreshed = http.post(endpoint, data=refresh, headers={"Origin": SPA_ORIGIN})
+
+    for refused in (from_a_server, refreshed_by_a_server):
+        assert refused.status_code == 400
+        assert refused.json()["error_codes"] == [9002327]
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
+
+
+def test_the_plain_http_port_serves_the_token_endpoint_to_cross_origin_requests_only() -> None:
+    with FakeIdentityPlatform(browser_port=0) as split:
+        tenant = split.add_tenant("Contoso", "contoso.example")
+        user = split.add_user(tenant, name="Ada Lovelace", email="ada@contoso.example")
+        api = split.register_app()
+        split.expose_api(api)
+        client_app = split.register_app(
+            spa_redirect_uris=[SPA_PLATFORM_REDIRECT_URI], public_client=True
+        )
+        form, _ = browser_code(split, tenant, client_app, user, api)
+        plain_token_endpoint = f"{split.browser_base_url}/{tenant.tenant_id}/oauth2/v2.0/token"
+        # As a browser without the fake's CA: plain HTTP.
+        with requests.Session() as plain:
+            plain.trust_env = False
+            without_origin = plain.post(plain_token_endpoint, data=form, timeout=5)
+            checked = preflight(plain, plain_token_endpoint, SPA_ORIGIN)
+            answer = plain.post(
+                plain_token_endpoint, data=form, headers={"Origin": SPA_ORIGIN}, timeout=5
+            )
+
+    assert without_origin.status_code == 404
+    assert checked.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
+
+
+@pytest.mark.parametrize(
+    ("registration", "refusal"),
+    [
+        ({"spa_redirect_uris": [SPA_PLATFORM_REDIRECT_URI]}, "only a public client"),
+        (
+            {"spa_redirect_uris": ["myapp://auth"], "public_client": True},
+            "not an absolute http or https URL",
+        ),
+        (
+            {"spa_redirect_uris": ["/oauth2-redirect.html"], "public_client": True},
+            "not an absolute http or https URL",
+        ),
+        (
+            {
+                "redirect_uris": [SPA_PLATFORM_REDIRECT_URI],
+                "spa_redirect_uris": [SPA_PLATFORM_REDIRECT_URI],
+                "public_client": True,
+            },
+            "redirect URI of two platforms",
+        ),
+    ],
+    ids=["confidential-client", "custom-scheme", "relative", "two-platforms"],
+)
+def test_spa_redirect_uris_are_absolute_web_urls_of_a_public_client(
+    platform: FakeIdentityPlatform, registration: dict[str, Any], refusal: str
+) -> None:
+    with pytest.raises(ValueError, match=refusal):
+        platform.register_app(**registration)

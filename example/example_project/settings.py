@@ -5,6 +5,13 @@ process shares, so the secure form_post callback works with several workers too)
 ``scripts/demo.sh`` sets the variables below to point at the fake identity platform, or
 leaves the real ``MICROSOFT_SSO_*`` ones you exported to reach Microsoft Entra ID.
 
+Swagger UI (``/api/docs/``) authorizes with Entra itself too (the ``entraOAuth2`` scheme)
+as an app of its own: ``SSO_SWAGGER_CLIENT_ID`` is its client id, a registration whose
+"Single-page application" redirect URI is Swagger UI's ``oauth2-redirect.html`` (see
+``SWAGGER_UI_OAUTH2_REDIRECT_PATH``). ``SSO_SWAGGER_AUTHORITY`` is the authority as a
+browser reaches it, when that is not ``MICROSOFT_SSO_AUTHORITY`` (the demo's fake serves
+browsers over plain HTTP); leave it unset against Microsoft.
+
 DEBUG is off unless ``DJANGO_DEBUG=1``. Secrets come from the environment:
 ``DJANGO_SECRET_KEY``, and for the tokens either ``DJANGO_JWT_SIGNING_KEY`` (HS256; SECRET_KEY
 when unset) or ``DJANGO_JWT_PRIVATE_KEY_FILE`` and ``DJANGO_JWT_PUBLIC_KEY_FILE`` (RS256).
@@ -129,8 +136,7 @@ def _jwt_signing() -> dict[str, str]:
             )
         if shared_key is not None:
             raise ImproperlyConfigured(
-                "DJANGO_JWT_SIGNING_KEY (HS256) and the RS256 key files are both set: "
-                "choose one."
+                "DJANGO_JWT_SIGNING_KEY (HS256) and the RS256 key files are both set: choose one."
             )
         return {
             "ALGORITHM": "RS256",
@@ -298,6 +304,55 @@ MICROSOFT_SSO_GROUP_MAP = _env_json_object("MICROSOFT_SSO_GROUP_MAP")
 # https://graph.microsoft.com; a national cloud or the demo's fake platform sets its own.
 if os.environ.get("MICROSOFT_SSO_GRAPH_URL"):
     MICROSOFT_SSO_GRAPH_URL = os.environ["MICROSOFT_SSO_GRAPH_URL"]
+
+# --- Swagger UI's "Authorize" with Entra (the entraOAuth2 scheme) ------------------------
+# Swagger UI signs in as an app of its own, a public client: the authorization code flow
+# with PKCE, its code redeemed from the browser, which Microsoft allows only at a redirect
+# URI of the "Single-page application" platform. Register <API origin> + this path there:
+# drf-spectacular-sidecar's oauth2-redirect.html, which hands the code to Swagger UI.
+SWAGGER_UI_OAUTH2_REDIRECT_PATH = (
+    f"/{STATIC_URL}drf_spectacular_sidecar/swagger-ui-dist/oauth2-redirect.html"
+)
+# That registration's client id. Unset: the Authorize dialog asks for one.
+SWAGGER_CLIENT_ID = os.environ.get("SSO_SWAGGER_CLIENT_ID", "")
+# The authority as a browser reaches it. Unset: the scheme names the endpoints of
+# MICROSOFT_SSO_AUTHORITY (or Microsoft's), which browsers reach as well as the API does.
+SWAGGER_AUTHORITY = os.environ.get("SSO_SWAGGER_AUTHORITY", "").rstrip("/")
+
+
+def _swagger_ui_settings() -> str:
+    """Swagger UI's configuration, as JavaScript (drf-spectacular passes a string on as
+    it is): the redirect URL Swagger UI sends must be absolute, and on the page's own
+    origin, since oauth2-redirect.html hands the code to the window that opened it."""
+    redirect_path = json.dumps(SWAGGER_UI_OAUTH2_REDIRECT_PATH)
+    return f"{{deepLinking: true, oauth2RedirectUrl: location.origin + {redirect_path}}}"
+
+
+def _swagger_ui_oauth2_config() -> dict[str, Any]:
+    """Swagger UI's ``initOAuth``: PKCE and no secret, the client id when one is set, and
+    the scopes ticked in advance.
+
+    The scopes: the API's, as entraOAuth2 names it (``api://<application id>/`` and
+    ``MICROSOFT_SSO_API_SCOPE``'s default), and ``openid``, without which the fake
+    identity platform signs nobody in; Microsoft does not need it, and then also returns
+    an id_token, which Swagger UI ignores.
+    """
+    config: dict[str, Any] = {
+        "usePkceWithAuthorizationCodeGrant": True,
+        "scopes": ["openid", f"api://{MICROSOFT_SSO_APPLICATION_ID}/access_as_user"],
+    }
+    if SWAGGER_CLIENT_ID:
+        config["clientId"] = SWAGGER_CLIENT_ID
+    return config
+
+
+SPECTACULAR_SETTINGS["SWAGGER_UI_SETTINGS"] = _swagger_ui_settings()
+SPECTACULAR_SETTINGS["SWAGGER_UI_OAUTH2_CONFIG"] = _swagger_ui_oauth2_config()
+if SWAGGER_AUTHORITY:
+    # drf-spectacular's settings for an OAuth2 flow's URLs, which sso_api's entraOAuth2
+    # follows instead of the API's authority.
+    SPECTACULAR_SETTINGS["OAUTH2_AUTHORIZATION_URL"] = f"{SWAGGER_AUTHORITY}/oauth2/v2.0/authorize"
+    SPECTACULAR_SETTINGS["OAUTH2_TOKEN_URL"] = f"{SWAGGER_AUTHORITY}/oauth2/v2.0/token"
 
 LOGGING = {
     "version": 1,

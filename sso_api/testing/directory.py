@@ -139,6 +139,11 @@ class FakeApp:
 
     ``redirect_uris`` are compared with the ``redirect_uri`` of a request character for
     character, as Entra does, so a missing trailing slash is a mismatch.
+    ``spa_redirect_uris`` are the redirect URIs of the "Single-page application" platform
+    (type ``spa`` in the manifest), compared the same way; only a public client has them
+    here. A code issued to one of them is redeemed from the browser only: the token
+    endpoint then wants the request's ``Origin`` header, and answers it with CORS headers
+    when it is the origin of one of these URIs.
     ``front_channel_logout_url`` is the app's "Front-channel logout URL": the fake's
     logout page loads it in a hidden iframe with ``sid`` and ``iss`` appended.
     ``require_consent`` makes every sign-in into this app pass through a consent page,
@@ -158,3 +163,4 @@ class FakeApp:
     public_client: bool = False
     api: FakeApi | None = None
     app_role_grants: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    spa_redirect_uris: list[str] = field(default_factory=list)

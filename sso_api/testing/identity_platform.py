@@ -11,6 +11,10 @@ is Entra's, where ``{tenant}`` is a tenant id, a tenant domain, ``common`` or
 - ``GET|POST /{tenant}/oauth2/v2.0/authorize``: the sign-in (and consent) pages;
 - ``POST /{tenant}/oauth2/v2.0/token``: authorization code, refresh token and client
   credentials grants; access tokens for Graph or for an API registered on the platform;
+  a single-page app's cross-origin calls from the browser, with CORS (and ``OPTIONS``,
+  the preflight), as Entra answers them for redirect URIs of the "Single-page
+  application" platform
+  (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#redirect-uris-for-single-page-apps-spas);
 - ``GET|POST /{tenant}/oauth2/v2.0/logout``: ends the session, front-channel logout.
 
 Under ``/graph`` it also plays Microsoft Graph for what an app asks on group overage
@@ -22,6 +26,10 @@ On request (``browser_port``), the two endpoints a person's browser is sent to, 
 and logout, are also served over plain HTTP on a second loopback port, and the discovery
 documents name those addresses. A browser then signs in without a certificate warning,
 while everything a server calls (discovery, keys, token) stays behind the fake's own CA.
+The token endpoint is served on that port too, but only to cross-origin requests (those
+with an ``Origin`` header, which a browser sends and a server's HTTP library does not), so
+that a single-page app can redeem its code from the browser; the discovery documents keep
+naming the HTTPS token endpoint, which is the one servers use.
 
 Behaviour follows Microsoft's description of the v2.0 authorization code flow
 (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow) and of
@@ -33,7 +41,11 @@ Where it is stricter, on purpose:
   without a session) travel back to the app as ``error=...``;
 - PKCE with S256 is required, which Entra only demands of single-page apps;
 - an authorization code is spent by any redemption attempt by its own client, even
-  one with a wrong ``redirect_uri`` or ``code_verifier``.
+  one with a wrong ``redirect_uri`` or ``code_verifier``;
+- a cross-origin token request is answered with CORS headers only when its ``Origin`` is
+  the origin of one of the named client's SPA redirect URIs (a preflight, which names no
+  client: of any registered app's), and is refused (AADSTS9002326) otherwise. Microsoft
+  documents the rule for SPA redirect URIs, not which origins it lets read the answer.
 """
 
 from __future__ import annotations
@@ -142,9 +154,15 @@ _ROUTES: dict[tuple[str, ...], Endpoint] = {
     ("oauth2", "v2.0", "token"): "token",
     ("oauth2", "v2.0", "logout"): "logout",
 }
-# What the plain-HTTP listener serves: the pages a browser is sent to. A server's calls
-# (discovery, keys, token) are answered over TLS only, so their CA bundle stays in use.
+# What the plain-HTTP listener serves: the pages a browser is sent to, and the token
+# endpoint to a browser's cross-origin calls only (see _served_over_plain_http). A
+# server's calls (discovery, keys, token) are answered over TLS only, so their CA bundle
+# stays in use.
 _BROWSER_ENDPOINTS: frozenset[Endpoint] = frozenset({"authorize", "logout"})
+# What a CORS preflight of the token endpoint may ask to send: header names, listed.
+_REQUESTED_HEADERS = re.compile(r"[A-Za-z0-9-]+(?:[ \t]*,[ \t]*[A-Za-z0-9-]+)*")
+# How long a browser may reuse a preflight's answer, in seconds.
+_PREFLIGHT_MAX_AGE = "600"
 _FAVICON_PATH = "/favicon.ico"
 # A white key on grey: the fake's own mark, not Microsoft's.
 _FAVICON = (
@@ -226,6 +244,8 @@ class _Grant:
     sid: str
     nonce: str | None
     auth_time: int | None
+    # Issued at a single-page app's redirect URI: its tokens are redeemed cross-origin only.
+    spa_redirect: bool = False
 
 
 @dataclass
@@ -559,17 +579,35 @@ class FakeIdentityPlatform:
         front_channel_logout_url: str | None = None,
         require_consent: bool = False,
         public_client: bool = False,
+        spa_redirect_uris: Sequence[str] = (),
     ) -> FakeApp:
         """Register a client; the id is random when not given.
 
         A confidential client (the default) gets ``client_secret``, or a random one. A
         public client (``public_client``: a single-page, mobile or desktop app) has no
         secret (``client_secret`` is empty) and redeems its codes with PKCE alone; the
-        token endpoint refuses any secret it sends. Raises ``ValueError`` when the
-        client id is taken, or for a secret given to a public client.
+        token endpoint refuses any secret it sends.
+
+        ``spa_redirect_uris`` are redirect URIs of the "Single-page application"
+        platform, absolute http(s) URLs, for a public client (Entra also allows them on
+        a web app, for its hybrid flow, which the fake does not play). A code issued to
+        one is redeemed from the browser: the token endpoint then answers requests from
+        the origins of these URIs with CORS headers, and refuses the same request
+        without an ``Origin`` (AADSTS9002327).
+
+        Raises ``ValueError`` when the client id is taken, for a secret given to a
+        public client, or for SPA redirect URIs on a confidential client, not absolute
+        http(s) URLs, or also listed in ``redirect_uris``.
         """
         if public_client and client_secret is not None:
             raise ValueError("a public client has no client secret")
+        if spa_redirect_uris and not public_client:
+            raise ValueError("only a public client has single-page application redirect URIs")
+        for uri in spa_redirect_uris:
+            if _origin_of(uri) is None:
+                raise ValueError(f"{uri!r} is not an absolute http or https URL")
+            if uri in redirect_uris:
+                raise ValueError(f"{uri!r} cannot be a redirect URI of two platforms")
         app = FakeApp(
             client_id=client_id or str(uuid.uuid4()),
             client_secret="" if public_client else client_secret or secrets.token_urlsafe(30),
@@ -577,6 +615,7 @@ class FakeIdentityPlatform:
             front_channel_logout_url=front_channel_logout_url,
             require_consent=require_consent,
             public_client=public_client,
+            spa_redirect_uris=list(spa_redirect_uris),
         )
         with self._lock:
             if app.client_id in self._apps or self._find_api(app.client_id) is not None:
@@ -889,7 +928,7 @@ class FakeIdentityPlatform:
         trace = Trace.for_request(request)
         if request.path == _FAVICON_PATH:
             response = _favicon(request)
-        elif not request.secure and endpoint not in (*_BROWSER_ENDPOINTS, "other"):
+        elif not request.secure and not _served_over_plain_http(endpoint, request):
             message = f"Not served over plain HTTP; use {self._base_url}."
             response = HttpResponse(404, message.encode())
         elif endpoint == "metadata":
@@ -1063,12 +1102,13 @@ class FakeIdentityPlatform:
         if app is None:
             raise _unknown_client(client_id)
         redirect_uri = params.get("redirect_uri")
-        if redirect_uri is None and len(app.redirect_uris) == 1:
+        registered = [*app.redirect_uris, *app.spa_redirect_uris]
+        if redirect_uri is None and len(registered) == 1:
             # Entra falls back to the registered URI when there is exactly one.
-            redirect_uri = app.redirect_uris[0]
+            redirect_uri = registered[0]
         if redirect_uri is None:
             raise missing_parameter("redirect_uri")
-        if redirect_uri not in app.redirect_uris:
+        if redirect_uri not in registered:
             raise EntraError(
                 "invalid_request",
                 50011,
@@ -1233,6 +1273,7 @@ class FakeIdentityPlatform:
                     sid=session.sid,
                     nonce=auth.nonce,
                     auth_time=auth_time if auth.max_age is not None else None,
+                    spa_redirect=auth.redirect_uri in auth.app.spa_redirect_uris,
                 ),
                 authority=auth.authority,
                 redirect_uri=auth.redirect_uri,
@@ -1281,6 +1322,58 @@ class FakeIdentityPlatform:
     # -- token -----------------------------------------------------------------------
 
     def _serve_token(self, request: HttpRequest, authority: str, trace: Trace) -> HttpResponse:
+        """The token endpoint's answer, with CORS headers for a single-page app's origin.
+
+        A cross-origin request (one with an ``Origin`` header) gets
+        ``Access-Control-Allow-Origin`` when its origin is that of one of the SPA redirect
+        URIs of the client it names, whatever the answer, so the app can read its errors
+        too; an ``OPTIONS`` with an ``Origin`` is a preflight (:meth:`_token_preflight`).
+        """
+        origin = request.header("Origin")
+        if origin is not None and request.method == "OPTIONS":
+            return self._token_preflight(request, origin)
+        response = self._token_answer(request, authority, trace)
+        if origin is not None and origin in _spa_origins(self._named_client(request)):
+            response.headers.extend(_cors_headers(origin))
+        return response
+
+    def _token_preflight(self, request: HttpRequest, origin: str) -> HttpResponse:
+        """A CORS preflight of the token endpoint (Fetch standard, "CORS-preflight fetch").
+
+        A preflight carries no body, so it names no client: it is allowed (POST, the
+        headers it asks for, when they are a list of header names) for the origin of an
+        SPA redirect URI of any registered app, and answered without CORS headers, which
+        the browser reads as a refusal, for any other origin or method.
+        """
+        with self._lock:
+            apps = list(self._apps.values())
+        response = HttpResponse(204)
+        allowed = any(origin in _spa_origins(app) for app in apps)
+        if not allowed or request.header("Access-Control-Request-Method") != "POST":
+            return response
+        response.headers.extend(_cors_headers(origin))
+        response.headers.append(("Access-Control-Allow-Methods", "POST"))
+        requested = request.header("Access-Control-Request-Headers")
+        if requested is not None and _REQUESTED_HEADERS.fullmatch(requested.strip()):
+            response.headers.append(("Access-Control-Allow-Headers", requested.strip()))
+        response.headers.append(("Access-Control-Max-Age", _PREFLIGHT_MAX_AGE))
+        return response
+
+    def _named_client(self, request: HttpRequest) -> FakeApp | None:
+        """The registration a token request names (HTTP Basic, or the form's
+        ``client_id``), unauthenticated; None when it names none or cannot be read."""
+        try:
+            basic = basic_credentials(request.header("Authorization"))
+            if basic is not None:
+                named: str | None = basic[0]
+            else:
+                named = parameters(request, include_query=False).get("client_id")
+        except EntraError:
+            return None
+        with self._lock:
+            return self._apps.get(named) if named is not None else None
+
+    def _token_answer(self, request: HttpRequest, authority: str, trace: Trace) -> HttpResponse:
         if request.method != "POST":
             error = EntraError("invalid_request", 900561, "The endpoint only accepts POST.")
             return self._json_error(error, trace)
@@ -1293,11 +1386,16 @@ class FakeIdentityPlatform:
             app = self._authenticate_client(request, params)
             grant_type = required(params, "grant_type")
             if grant_type == "client_credentials":
+                _check_origin(request, app, spa_redirect=False)
                 return self._json(200, self._client_credentials_response(app, tenant, params))
             if grant_type == "authorization_code":
+                # Checked before the code is looked at, so a refused request spends none.
+                spa_redirect = params.get("redirect_uri") in app.spa_redirect_uris
+                _check_origin(request, app, spa_redirect=spa_redirect)
                 grant = self._redeem_code(app, segment, params)
             elif grant_type == "refresh_token":
                 grant = self._redeem_refresh_token(app, params)
+                _check_origin(request, app, spa_redirect=grant.spa_redirect)
             else:
                 raise EntraError(
                     "unsupported_grant_type",
@@ -1791,6 +1889,76 @@ class FakeIdentityPlatform:
                 params = {"sid": session.sid, "iss": issuer}
                 urls.append(with_query(app.front_channel_logout_url, params))
         return urls
+
+
+def _served_over_plain_http(endpoint: Endpoint, request: HttpRequest) -> bool:
+    """Whether the plain-HTTP listener answers ``request`` for ``endpoint``.
+
+    The pages a browser is sent to, and the token endpoint for a browser's own
+    cross-origin calls: only those carry an ``Origin`` header, so a server (the API,
+    msal) is still made to call it over TLS, trusting the fake's CA.
+    """
+    if endpoint in (*_BROWSER_ENDPOINTS, "other"):
+        return True
+    return endpoint == "token" and request.header("Origin") is not None
+
+
+def _origin_of(uri: str) -> str | None:
+    """The origin of an absolute http(s) URL, spelled as a browser's ``Origin`` header
+    spells it (RFC 6454: scheme, host, and the port unless it is the scheme's default);
+    None for anything else."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default_port = 443 if parts.scheme == "https" else 80
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
+
+
+def _spa_origins(app: FakeApp | None) -> set[str]:
+    """The origins of ``app``'s SPA redirect URIs: those its token requests may come from."""
+    if app is None:
+        return set()
+    return {origin for uri in app.spa_redirect_uris if (origin := _origin_of(uri)) is not None}
+
+
+def _check_origin(request: HttpRequest, app: FakeApp, *, spa_redirect: bool) -> None:
+    """Entra's rule for single-page apps at the token endpoint.
+
+    ``spa_redirect``: the grant was (or is being) issued at one of ``app``'s SPA
+    redirect URIs. Such a grant is redeemed only cross-origin, from the browser
+    (AADSTS9002327 without an ``Origin``); any other grant, a confidential client's
+    or a native app's, never is (AADSTS9002326 with one), and neither is an SPA grant
+    from an origin none of the app's SPA redirect URIs has.
+    """
+    origin = request.header("Origin")
+    if origin is None:
+        if spa_redirect:
+            raise EntraError(
+                "invalid_request",
+                9002327,
+                "Tokens issued for the 'Single-Page Application' client-type may only be "
+                "redeemed via cross-origin requests.",
+            )
+        return
+    if not spa_redirect or origin not in _spa_origins(app):
+        raise EntraError(
+            "invalid_request",
+            9002326,
+            "Cross-origin token redemption is permitted only for the 'Single-Page "
+            "Application' client-type, from the origin of one of its redirect URIs. "
+            f"Request origin: '{echo(origin)}'.",
+        )
+
+
+def _cors_headers(origin: str) -> list[tuple[str, str]]:
+    # No Access-Control-Allow-Credentials: a token request carries no cookie, and the
+    # answer names the one origin allowed, never "*".
+    return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
 
 
 def _route(path: str) -> tuple[Endpoint, str]:
