@@ -8,12 +8,12 @@ from typing import Any
 
 import msal
 import pytest
-import requests
 from django.contrib.auth import get_user_model
 
 from sso_api.models import RefreshSession
 from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeTenant, FakeUser
 from sso_api.testing.client import SignInDriver
+from tests.https import TrustingSession
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -184,19 +184,6 @@ def test_the_browser_sign_in_policy_applies(
     assert set(user.groups.values_list("name", flat=True)) == {"Admins"}
 
 
-class _TrustingSession(requests.Session):
-    """msal's HTTP client on the app's side: trusts the fake's CA on every request."""
-
-    def __init__(self, ca_bundle: str) -> None:
-        super().__init__()
-        self.trust_env = False
-        self.ca_bundle = ca_bundle
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        kwargs["verify"] = self.ca_bundle
-        return super().request(method, url, *args, **kwargs)
-
-
 @pytest.mark.parametrize("version", [2, 1])
 def test_a_native_app_signs_in_with_msal_and_exchanges_its_token_end_to_end(
     browser: SignInDriver,
@@ -217,7 +204,7 @@ def test_a_native_app_signs_in_with_msal_and_exchanges_its_token_end_to_end(
         native.client_id,
         authority=identity_platform.authority(contoso),
         instance_discovery=False,
-        http_client=_TrustingSession(identity_platform.ca_bundle),
+        http_client=TrustingSession(identity_platform.ca_bundle),
     )
     flow = app.initiate_auth_code_flow(
         scopes=[f"{exposed.identifier_uri}/access_as_user"], redirect_uri="myapp://auth"

@@ -46,29 +46,12 @@ from sso_api.testing import (
 from sso_api.testing.certificates import SERVER_HOST_NAMES, ensure_certificates
 from sso_api.testing.cli import DEMO_PROJECT_GROUPS, add_demo_directory, state_document
 from sso_api.testing.pages import USER_FIELD, parse_page
+from tests.https import TrustingSession
 
 REDIRECT_URI = "http://localhost:8000/microsoft_sso/callback/"
 FRONT_CHANNEL_LOGOUT_URL = "https://app.example/microsoft_sso/logout/"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-class TrustingSession(requests.Session):
-    """msal's http client: trusts only the fake's CA, on every request.
-
-    ``verify`` is passed per request because requests lets REQUESTS_CA_BUNDLE override
-    ``Session.verify``; ``trust_env`` is off so no proxy stands in the way of loopback.
-    """
-
-    def __init__(self, ca_bundle: str) -> None:
-        super().__init__()
-        self.trust_env = False
-        self.ca_bundle = ca_bundle
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        kwargs["verify"] = self.ca_bundle
-        kwargs.setdefault("timeout", 5)
-        return super().request(method, url, *args, **kwargs)
 
 
 @pytest.fixture(scope="module")
