@@ -2,13 +2,29 @@ import { useCallback, useEffect, useRef, useState } from "react";
 
 import type { components } from "./api-types";
 import type { AppConfig } from "./config";
-import { SsoError, describeError, type SsoClient, type SsoUser } from "./sso-client";
+import {
+  SsoError,
+  describeError,
+  type SsoClient,
+  type SsoSession,
+  type SsoSessionMethod,
+  type SsoUser,
+} from "./sso-client";
 
 type AdminReport = components["schemas"]["AdminReport"];
 type ApiError = components["schemas"]["Error"];
 
 /** The example project's view for holders of the `Admin` app role, on the API's origin. */
 const ADMIN_REPORT_PATH = "/api/example/admin-report/";
+
+/** How each way of signing in reads in the sessions list. */
+const METHOD_LABELS: Record<SsoSessionMethod, string> = {
+  browser: "Signed in with Microsoft in a browser",
+  exchange: "Signed in from an app with a Microsoft token",
+};
+
+/** How often the sessions list's "5 minutes ago" texts are brought up to date. */
+const CLOCK_TICK_MS = 30_000;
 
 interface Props {
   client: SsoClient;
@@ -55,6 +71,39 @@ function toAdminReportResult(status: number, body: unknown): AdminReportResult {
   return { status, allowed: false, message: "The API gave an unexpected answer.", code: null };
 }
 
+/**
+ * A date as the sessions list says it: "just now", "5 minutes ago", "in 14 days". Relative
+ * times tell a person at a glance which session is which; the exact time is in the
+ * `<time>` element's `title` and `dateTime`.
+ */
+function relativeTime(iso: string, now: number): string {
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return iso;
+  const seconds = Math.round((at - now) / 1000);
+  if (Math.abs(seconds) < 60) return "just now";
+  const format = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+  const units: [Intl.RelativeTimeFormatUnit, number][] = [
+    ["day", 86_400],
+    ["hour", 3_600],
+    ["minute", 60],
+  ];
+  for (const [unit, size] of units) {
+    // Rounded, not truncated: a 14-day session that began seconds ago ends "in 14 days".
+    if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
+  }
+  return "just now";
+}
+
+function exactTime(iso: string): string {
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return iso;
+  return new Date(at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+function sessionCount(count: number): string {
+  return count === 1 ? "1 session" : `${count} sessions`;
+}
+
 function displayName(user: SsoUser): string {
   const full = [user.first_name, user.last_name].filter(Boolean).join(" ");
   return full || user.username || user.email || `user ${user.id}`;
@@ -67,9 +116,34 @@ export function App({ client, config }: Props) {
   const [error, setError] = useState<ShownError | null>(null);
   const [meResult, setMeResult] = useState<MeResult | null>(null);
   const [adminReport, setAdminReport] = useState<AdminReportResult | null>(null);
+  /** The signed-in user's sessions; null until the first answer. */
+  const [sessions, setSessions] = useState<SsoSession[] | null>(null);
+  /** How many sessions "Sign out everywhere" ended, shown once signed out. */
+  const [endedEverywhere, setEndedEverywhere] = useState<number | null>(null);
   const booted = useRef(false);
+  /** Bumped by every sessions request: only the latest one's outcome is shown. */
+  const sessionsRequest = useRef(0);
 
   useEffect(() => client.subscribe(setUser), [client]);
+
+  const loadSessions = useCallback(async () => {
+    const request = ++sessionsRequest.current;
+    try {
+      const listed = await client.listSessions();
+      // A list that arrives after the user signed out is nobody's business any more.
+      if (request === sessionsRequest.current && client.user !== null) setSessions(listed);
+    } catch (caught) {
+      // Shown even when the failure signed the user out (their session was ended
+      // elsewhere): that is what they need to hear.
+      if (request === sessionsRequest.current) setError(toShownError(caught));
+    }
+  }, [client]);
+
+  const userId = user?.id ?? null;
+  useEffect(() => {
+    setSessions(null);
+    if (userId !== null) void loadSessions();
+  }, [userId, loadSessions]);
 
   useEffect(() => {
     // Coming back with the browser's Back button from Microsoft restores this page from the
@@ -111,6 +185,7 @@ export function App({ client, config }: Props) {
 
   const signIn = () =>
     run("Redirecting to Microsoft…", async () => {
+      setEndedEverywhere(null);
       await client.signIn();
       // The page is unloading; keep the working state until it does.
       await new Promise(() => undefined);
@@ -121,6 +196,23 @@ export function App({ client, config }: Props) {
       setMeResult(null);
       setAdminReport(null);
       await client.signOut();
+    });
+
+  const endSession = (session: SsoSession) =>
+    run("Ending the session…", async () => {
+      try {
+        await client.endSession(session.id);
+      } finally {
+        // Also after a refusal: session_not_found means the list is out of date.
+        await loadSessions();
+      }
+    });
+
+  const signOutEverywhere = () =>
+    run("Signing out everywhere…", async () => {
+      setMeResult(null);
+      setAdminReport(null);
+      setEndedEverywhere(await client.signOutEverywhere());
     });
 
   const callMe = () =>
@@ -249,6 +341,15 @@ export function App({ client, config }: Props) {
       ) : (
         <section className="card" aria-labelledby="signed-out-heading">
           <h2 id="signed-out-heading">You are signed out</h2>
+          {endedEverywhere !== null && (
+            <p
+              className="notice allowed signed-out-everywhere"
+              role="status"
+              data-testid="signed-out-everywhere"
+            >
+              Signed out everywhere: {sessionCount(endedEverywhere)} ended.
+            </p>
+          )}
           <p className="muted">Use your work or school account to continue.</p>
           <button type="button" className="microsoft" onClick={signIn} data-testid="sign-in">
             <MicrosoftLogo />
@@ -256,7 +357,140 @@ export function App({ client, config }: Props) {
           </button>
         </section>
       )}
+
+      {/* Its own card, under the user's: shown while signed in and nothing is busy. */}
+      {!busy && user && (
+        <Sessions
+          sessions={sessions}
+          onEnd={endSession}
+          onReload={() => run("Reading your sessions…", loadSessions)}
+          onSignOutEverywhere={signOutEverywhere}
+        />
+      )}
     </main>
+  );
+}
+
+interface SessionsProps {
+  /** null while the first answer is awaited. */
+  sessions: readonly SsoSession[] | null;
+  onEnd: (session: SsoSession) => void;
+  onReload: () => void;
+  onSignOutEverywhere: () => void;
+}
+
+/** The user's sessions on every device, each but this one with a button to end it. */
+function Sessions({ sessions, onEnd, onReload, onSignOutEverywhere }: SessionsProps) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = window.setInterval(() => setNow(Date.now()), CLOCK_TICK_MS);
+    return () => window.clearInterval(timer);
+  }, []);
+
+  return (
+    <section className="card" aria-labelledby="sessions-heading" data-testid="sessions">
+      <h2 id="sessions-heading">Your sessions</h2>
+      <p className="muted small">
+        Every sign-in to this API is a session, on this device or another. Ending one signs
+        that device out the next time it renews its access, within minutes. Sign out
+        everywhere ends them all, this one too.
+      </p>
+      {sessions === null ? (
+        <p role="status" className="muted" data-testid="sessions-loading">
+          Reading your sessions…
+        </p>
+      ) : sessions.length === 0 ? (
+        <p className="muted">No session is active.</p>
+      ) : (
+        <ul className="sessions" aria-label="Active sessions" data-testid="session-list">
+          {sessions.map((session, index) => (
+            <li
+              key={session.id}
+              className={session.current ? "session current" : "session"}
+              data-testid="session"
+              data-current={session.current ? "true" : "false"}
+            >
+              <div className="session-heading">
+                <strong>{METHOD_LABELS[session.method]}</strong>
+                {session.current && (
+                  <span className="badge this-device" data-testid="this-device">
+                    This device
+                  </span>
+                )}
+              </div>
+              <dl className="session-facts">
+                <div>
+                  <dt>Started</dt>
+                  <dd>
+                    <Time iso={session.started_at} now={now} />
+                  </dd>
+                </div>
+                <div>
+                  <dt>Last refreshed</dt>
+                  <dd>
+                    {session.last_refreshed_at === null ? (
+                      "not yet"
+                    ) : (
+                      <Time iso={session.last_refreshed_at} now={now} />
+                    )}
+                  </dd>
+                </div>
+                <div>
+                  <dt>Ends at the latest</dt>
+                  <dd>
+                    <Time iso={session.expires_at} now={now} />
+                  </dd>
+                </div>
+                <div>
+                  <dt>Browser or app</dt>
+                  {/* Whatever the signing-in client sent: React renders it as text. */}
+                  <dd
+                    className="user-agent"
+                    id={`session-${index}-agent`}
+                    data-testid="session-user-agent"
+                  >
+                    {session.user_agent || "not given"}
+                  </dd>
+                </div>
+              </dl>
+              {!session.current && (
+                <button
+                  type="button"
+                  className="secondary"
+                  onClick={() => onEnd(session)}
+                  aria-label={`End the session started ${exactTime(session.started_at)}`}
+                  aria-describedby={`session-${index}-agent`}
+                  data-testid="end-session"
+                >
+                  End
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      <div className="actions">
+        <button type="button" className="secondary" onClick={onReload} data-testid="reload-sessions">
+          Refresh the list
+        </button>
+        <button
+          type="button"
+          className="secondary danger"
+          onClick={onSignOutEverywhere}
+          data-testid="sign-out-everywhere"
+        >
+          Sign out everywhere
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function Time({ iso, now }: { iso: string; now: number }) {
+  return (
+    <time dateTime={iso} title={exactTime(iso)}>
+      {relativeTime(iso, now)}
+    </time>
   );
 }
 

@@ -23,6 +23,9 @@ export type TokenPair = Schemas["TokenPair"];
 export type LogoutRequest = Schemas["LogoutRequest"];
 export type LogoutResponse = Schemas["LogoutResponse"];
 export type User = Schemas["User"];
+export type Session = Schemas["Session"];
+export type SessionMethod = Schemas["MethodEnum"];
+export type LogoutAllResponse = Schemas["LogoutAllResponse"];
 export type ApiError = Schemas["Error"];
 export type ErrorCode = Schemas["ErrorCodeEnum"];
 
@@ -51,7 +54,18 @@ export const shapes: [
   Same<TokenResponse["user"], User>,
   Same<User["tenant_id"], string | null>,
   Same<LogoutResponse["logout_url"], string | null>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+  Same<Session["id"], string>,
+  Same<Session["last_refreshed_at"], string | null>,
+  Same<Session["user_agent"], string>,
+  Same<Session["method"], "browser" | "exchange">,
+  Same<Session["current"], boolean>,
+  Same<LogoutAllResponse["ended"], number>,
+  // What ending someone else's (or an ended) session answers, by name.
+  Same<Extract<ErrorCode, "session_not_found">, "session_not_found">,
+] = [
+  true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true,
+  true, true, true, true, true,
+];
 
 /**
  * A client's `/start/` body: the method is the literal "S256", and `redirect` (which has a

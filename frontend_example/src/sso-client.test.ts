@@ -7,6 +7,7 @@ import {
   createCodeVerifier,
   describeError,
   type SsoClientOptions,
+  type SsoSession,
   type SsoUser,
 } from "./sso-client";
 
@@ -682,6 +683,210 @@ describe("me", () => {
   });
 });
 
+const THIS_DEVICE: SsoSession = {
+  id: "0b6f6b6e-1111-4c1e-9d7e-000000000001",
+  started_at: "2025-03-14T09:30:00Z",
+  last_refreshed_at: "2025-03-14T09:45:00Z",
+  expires_at: "2025-03-28T09:30:00Z",
+  user_agent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/140.0",
+  method: "browser",
+  current: true,
+};
+const PHONE: SsoSession = {
+  id: "0b6f6b6e-2222-4c1e-9d7e-000000000002",
+  started_at: "2025-03-13T18:00:00Z",
+  last_refreshed_at: null,
+  expires_at: "2025-03-27T18:00:00Z",
+  user_agent: '<img src=x onerror="alert(1)"> MyApp/2.1 (iPhone)',
+  method: "exchange",
+  current: false,
+};
+
+describe("listSessions", () => {
+  it("reads the sessions with the access token, never from a cache", async () => {
+    const h = await signedIn();
+    h.route("sessions/", () => ({ body: [THIS_DEVICE, PHONE] }));
+    expect(await h.client.listSessions()).toEqual([THIS_DEVICE, PHONE]);
+    const call = h.calls[0];
+    expect(call?.init.method).toBe("GET");
+    expect(bearer(call)).toBe("Bearer access-1");
+    expect(call?.init.cache).toBe("no-store");
+    expect(call?.init.credentials).toBeUndefined();
+  });
+
+  it("hands the user agent back verbatim, as text for the page to escape", async () => {
+    const h = await signedIn();
+    h.route("sessions/", () => ({ body: [PHONE] }));
+    const [phone] = await h.client.listSessions();
+    expect(phone?.user_agent).toBe(PHONE.user_agent);
+  });
+
+  it("refreshes an expired access token first", async () => {
+    const h = await signedIn();
+    h.route("token/refresh/", tokens(2));
+    h.route("sessions/", () => ({ body: [THIS_DEVICE] }));
+    h.advance(400);
+    await h.client.listSessions();
+    expect(h.calls.map((call) => call.path)).toEqual(["token/refresh/", "sessions/"]);
+    expect(bearer(h.calls[1])).toBe("Bearer access-2");
+  });
+
+  it("sends the refresh cookie's credentials in cookie mode", async () => {
+    const h = await signedIn({ cookieMode: true });
+    h.route("sessions/", () => ({ body: [THIS_DEVICE] }));
+    await h.client.listSessions();
+    expect(h.calls[0]?.init.credentials).toBe("include");
+  });
+
+  it.each([
+    ["no list", { sessions: [THIS_DEVICE] }],
+    ["a session without an id", [{ ...THIS_DEVICE, id: 7 }]],
+    ["a method the schema does not know", [{ ...THIS_DEVICE, method: "telepathy" }]],
+    ["a session without a start", [{ ...THIS_DEVICE, started_at: null }]],
+  ])("rejects an answer with %s as invalid_response", async (_case, body) => {
+    const h = await signedIn();
+    h.route("sessions/", () => ({ body }));
+    await expect(h.client.listSessions()).rejects.toMatchObject({ code: "invalid_response" });
+    expect(h.client.user).toEqual(USER);
+  });
+
+  it("signs the client out when the API says the session is gone", async () => {
+    const h = await signedIn();
+    h.route("token/refresh/", () => ({ status: 401, body: { code: "session_revoked" } }));
+    h.advance(400);
+    await expect(h.client.listSessions()).rejects.toMatchObject({ code: "session_revoked" });
+    expect(h.client.user).toBeNull();
+    expect(h.count("sessions/")).toBe(0);
+  });
+});
+
+describe("endSession", () => {
+  it("deletes the session by its id and resolves on 204", async () => {
+    const h = await signedIn();
+    h.route(`sessions/${PHONE.id}/`, { status: 204 });
+    await expect(h.client.endSession(PHONE.id)).resolves.toBeUndefined();
+    expect(h.calls[0]?.init.method).toBe("DELETE");
+    expect(bearer(h.calls[0])).toBe("Bearer access-1");
+    expect(h.client.user).toEqual(USER);
+  });
+
+  it("keeps an id inside its path segment", async () => {
+    const h = await signedIn();
+    h.route("sessions/..%2F..%2Flogout%2Fall/", { status: 404, body: { code: "session_not_found" } });
+    await expect(h.client.endSession("../../logout/all")).rejects.toMatchObject({
+      code: "session_not_found",
+    });
+    expect(h.count("logout/all/")).toBe(0);
+  });
+
+  it("surfaces session_not_found for an unknown session and stays signed in", async () => {
+    const h = await signedIn();
+    h.route("sessions/gone/", {
+      status: 404,
+      body: { detail: "No such session.", code: "session_not_found" },
+    });
+    const error = await h.client.endSession("gone").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SsoError);
+    expect(error).toMatchObject({
+      code: "session_not_found",
+      status: 404,
+      userMessage: describeError("session_not_found"),
+    });
+    expect(h.client.user).toEqual(USER);
+    expect(await h.client.getAccessToken()).toBe("access-1");
+  });
+
+  it("refreshes an expired access token first", async () => {
+    const h = await signedIn();
+    h.route("token/refresh/", tokens(2));
+    h.route(`sessions/${PHONE.id}/`, { status: 204 });
+    h.advance(400);
+    await h.client.endSession(PHONE.id);
+    expect(h.calls.map((call) => call.path)).toEqual(["token/refresh/", `sessions/${PHONE.id}/`]);
+    expect(bearer(h.calls[1])).toBe("Bearer access-2");
+  });
+});
+
+describe("signOutEverywhere", () => {
+  it("ends every session at the API and forgets this one", async () => {
+    const h = await signedIn();
+    const listener = vi.fn();
+    h.client.subscribe(listener);
+    h.route("logout/all/", { body: { ended: 3 } });
+    expect(await h.client.signOutEverywhere()).toBe(3);
+    expect(h.calls[0]?.init.method).toBe("POST");
+    expect(bearer(h.calls[0])).toBe("Bearer access-1");
+    expect(h.client.user).toBeNull();
+    expect(listener).toHaveBeenCalledWith(null);
+    expect(await h.client.getAccessToken()).toBeNull();
+    expect(h.location.assign).not.toHaveBeenCalled();
+  });
+
+  it("refreshes an expired access token first", async () => {
+    const h = await signedIn();
+    h.route("token/refresh/", tokens(2));
+    h.route("logout/all/", { body: { ended: 1 } });
+    h.advance(400);
+    await h.client.signOutEverywhere();
+    expect(h.calls.map((call) => call.path)).toEqual(["token/refresh/", "logout/all/"]);
+    expect(bearer(h.calls[1])).toBe("Bearer access-2");
+  });
+
+  it("in cookie mode sends credentials, so the cleared cookie applies, and drops the hint", async () => {
+    const hints = new Map<string, string>();
+    const h = await signedIn({ cookieMode: true, hints });
+    h.route("logout/all/", { body: { ended: 2 } });
+    await h.client.signOutEverywhere();
+    expect(h.calls[0]?.init.credentials).toBe("include");
+    expect(hints.size).toBe(0);
+    expect(h.client.user).toBeNull();
+  });
+
+  it.each([
+    ["an outage", () => ({ status: 503, body: { code: "database_unavailable" } }), "database_unavailable"],
+    [
+      "an unreachable API",
+      () => {
+        throw new TypeError("Failed to fetch");
+      },
+      "network_error",
+    ],
+  ] as const)("signs out locally despite %s, and reports it", async (_case, handler, code) => {
+    const h = await signedIn();
+    h.route("logout/all/", handler);
+    await expect(h.client.signOutEverywhere()).rejects.toMatchObject({ code });
+    expect(h.client.user).toBeNull();
+    expect(await h.client.getAccessToken()).toBeNull();
+  });
+
+  it("waits for a refresh in flight and signs out with the token it brought", async () => {
+    const h = await signedIn();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    h.route("token/refresh/", async () => {
+      await gate;
+      return tokens(2);
+    });
+    h.route("logout/all/", { body: { ended: 1 } });
+    h.advance(290);
+    const refreshing = h.client.getAccessToken().catch((e: unknown) => e);
+    const everywhere = h.client.signOutEverywhere();
+    release();
+    await everywhere;
+    await refreshing;
+    expect(h.count("token/refresh/")).toBe(1);
+    expect(bearer(h.calls.find((call) => call.path === "logout/all/"))).toBe("Bearer access-2");
+    expect(h.client.user).toBeNull();
+    expect(await h.client.getAccessToken()).toBeNull();
+  });
+
+  it("refuses when nobody is signed in", async () => {
+    const h = harness();
+    await expect(h.client.signOutEverywhere()).rejects.toMatchObject({ code: "not_authenticated" });
+    expect(h.fetch).not.toHaveBeenCalled();
+  });
+});
+
 describe("describeError", () => {
   const codes = [
     "invalid_state",
@@ -713,6 +918,9 @@ describe("describeError", () => {
     "invalid_code_challenge",
     "invalid_request",
     "password_changed",
+    "session_not_found",
+    "database_unavailable",
+    "throttled",
   ];
   const fallback = describeError("no_such_code");
 

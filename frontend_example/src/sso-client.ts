@@ -28,7 +28,7 @@ import type { components } from "./api-types";
 // The API's shapes come from its OpenAPI schema (docs/openapi.yaml), generated into
 // api-types.ts before every build: a schema change that breaks this client breaks the build.
 // Copying this module elsewhere, generate the same file with openapi-typescript, or
-// replace the three aliases below with the shapes written out.
+// replace the aliases below with the shapes written out.
 type Schemas = components["schemas"];
 
 /** The signed-in user, as the API's `/token/` and `/me/` describe it. */
@@ -39,6 +39,15 @@ type TokenAnswer = Schemas["TokenPair"];
 
 /** What `/start/` answers. */
 type StartAnswer = Schemas["StartResponse"];
+
+/** One of the signed-in user's sessions (one per sign-in), as `/sessions/` lists it. */
+export type SsoSession = Schemas["Session"];
+
+/** How a session began: `"browser"` (this flow) or `"exchange"` (an app's MSAL token). */
+export type SsoSessionMethod = Schemas["MethodEnum"];
+
+/** What `/logout/all/` answers. */
+type LogoutAllAnswer = Schemas["LogoutAllResponse"];
 
 /** Every failure this module reports: a stable `code` and a sentence for people. */
 export class SsoError extends Error {
@@ -349,18 +358,56 @@ export class SsoClient {
 
   /** Reads the signed-in user from `/me/` (and updates {@link SsoClient.user}). */
   async me(): Promise<SsoUser> {
-    const init: RequestInit = { headers: { Accept: "application/json" } };
-    if (this.cookieMode) init.credentials = "include";
-    const response = await this.authorizedFetch(`${this.apiBase}me/`, init);
-    const body = await readJson(response);
-    if (!response.ok) {
-      const error = errorFrom(response.status, body);
-      if (isSessionGone(error)) this.clear();
-      throw error;
-    }
-    const user = toUser(body);
+    const user = toUser(await this.callAsUser("GET", "me/"));
     this.setUser(user);
     return user;
+  }
+
+  /**
+   * The signed-in user's live sessions from `/sessions/`, newest first: one per sign-in,
+   * on this device or another, with `current` set on the one this client holds.
+   *
+   * `user_agent` is whatever the signing-in client sent: show it as text, never as markup.
+   *
+   * @throws SsoError `not_authenticated` when nobody is signed in, or the API's refusal.
+   */
+  async listSessions(): Promise<SsoSession[]> {
+    return toSessions(await this.callAsUser("GET", "sessions/"));
+  }
+
+  /**
+   * Ends one of the user's sessions (`DELETE /sessions/{id}/`): its refresh token stops
+   * working at once, so the device holding it is signed out at its next refresh, within
+   * one access token's lifetime. To end this client's own session, use
+   * {@link SsoClient.signOut}, which also forgets it here.
+   *
+   * @throws SsoError `session_not_found` (404) when the id is not one of the user's live
+   *   sessions (already ended, expired, or never theirs), or the API's other refusals.
+   */
+  async endSession(sessionId: string): Promise<void> {
+    await this.callAsUser("DELETE", `sessions/${encodeURIComponent(sessionId)}/`);
+  }
+
+  /**
+   * Signs the user out on every device (`POST /logout/all/`): every session ends, this
+   * one included, and in cookie mode the API clears the refresh cookie. The client is
+   * signed out here whatever the answer, as after {@link SsoClient.signOut}. Microsoft's
+   * own session is left alone: this API's sessions are what ends.
+   *
+   * @returns how many sessions the API ended.
+   * @throws SsoError when the API could not end them (or nobody was signed in); the local
+   *   sign-out has happened anyway.
+   */
+  async signOutEverywhere(): Promise<number> {
+    try {
+      // The call needs the access token, so the local state goes only once it is answered.
+      const answer = await this.callAsUser("POST", "logout/all/");
+      const ended = isRecord(answer) ? (answer as Partial<LogoutAllAnswer>).ended : undefined;
+      return typeof ended === "number" ? ended : 0;
+    } finally {
+      // Bumping the generation also stops a refresh still in flight from restoring it.
+      this.clear();
+    }
   }
 
   /**
@@ -393,6 +440,32 @@ export class SsoClient {
   }
 
   // --- internals -------------------------------------------------------------------------
+
+  /**
+   * Calls one of the API's endpoints for the signed-in user through
+   * {@link SsoClient.authorizedFetch} (so the access token is refreshed as needed) and
+   * resolves the parsed body, `null` when there is none. An answer saying the session is
+   * gone signs the client out before it is thrown.
+   */
+  private async callAsUser(method: "GET" | "POST" | "DELETE", path: string): Promise<unknown> {
+    const init: RequestInit = {
+      method,
+      headers: { Accept: "application/json" },
+      // The user and their sessions change at any time elsewhere: never from a cache.
+      cache: "no-store",
+    };
+    // A browser applies a cross-origin Set-Cookie (/logout/all/ clearing the refresh
+    // cookie) only to a request sent with credentials.
+    if (this.cookieMode) init.credentials = "include";
+    const response = await this.authorizedFetch(`${this.apiBase}${path}`, init);
+    const body = await readJson(response);
+    if (!response.ok) {
+      const error = errorFrom(response.status, body);
+      if (isSessionGone(error)) this.clear();
+      throw error;
+    }
+    return body;
+  }
 
   /** Rotates the tokens; every concurrent caller gets the same promise. */
   private refresh(force: boolean): Promise<Session> {
@@ -629,6 +702,10 @@ const MESSAGES: Record<string, string> = {
   invalid_code_challenge:
     "The sign-in request was malformed (bad PKCE challenge). Please reload the page and try again.",
   invalid_request: "The sign-in request was not understood. Please reload the page and try again.",
+  session_not_found: "That session has already ended.",
+  database_unavailable:
+    "The sign-in service is temporarily unavailable. Please try again shortly.",
+  throttled: "Too many requests in a short time. Please wait a moment and try again.",
   parse_error: "The sign-in request was not understood. Please reload the page and try again.",
   unsupported_media_type:
     "The sign-in request was not understood. Please reload the page and try again.",
@@ -714,6 +791,37 @@ function toUser(value: unknown): SsoUser {
     object_id: maybe(value.object_id),
     roles: strings(value.roles),
     groups: strings(value.groups),
+  };
+}
+
+const SESSION_METHODS: readonly SsoSessionMethod[] = ["browser", "exchange"];
+
+/** The `/sessions/` answer, checked field by field: a wrong shape is `invalid_response`. */
+function toSessions(value: unknown): SsoSession[] {
+  if (!Array.isArray(value)) {
+    throw new SsoError("invalid_response", { detail: "sessions/ returned no list" });
+  }
+  return value.map(toSession);
+}
+
+function toSession(value: unknown): SsoSession {
+  const invalid = (what: string) =>
+    new SsoError("invalid_response", { detail: `a session without ${what}` });
+  if (!isRecord(value)) throw invalid("fields");
+  const { id, started_at, last_refreshed_at, expires_at, user_agent, method } = value;
+  if (typeof id !== "string" || !id) throw invalid("an id");
+  if (typeof started_at !== "string" || typeof expires_at !== "string") throw invalid("dates");
+  // An unknown method is a newer API than the schema this module was built from.
+  const known = SESSION_METHODS.find((candidate) => candidate === method);
+  if (known === undefined) throw invalid("a known method");
+  return {
+    id,
+    started_at,
+    last_refreshed_at: typeof last_refreshed_at === "string" ? last_refreshed_at : null,
+    expires_at,
+    user_agent: typeof user_agent === "string" ? user_agent : "",
+    method: known,
+    current: value.current === true,
   };
 }
 

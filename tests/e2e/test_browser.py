@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Response, expect
 
 from tests.e2e.conftest import ACCESS_TOKEN_SECONDS, Demo, screenshot
 
@@ -57,6 +58,8 @@ def test_sign_in_lands_on_the_spa_with_the_user_and_no_code_in_the_url_or_histor
 ) -> None:
     demo: Demo = request.getfixturevalue("demo" if mode == "form_post" else "query_demo")
     page.goto(demo.spa + "/")
+    # The picture waits for React's first render, which also puts the demo's ports in place.
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
     if mode == "form_post":
         screenshot(page, "spa-signed-out", demo)
     page.get_by_test_id("sign-in").click()
@@ -218,3 +221,157 @@ def test_the_consent_step_can_be_accepted_or_declined(
     else:
         expect_error(page, code)
         assert consent_demo.count("auth_user") == 0
+
+
+# --- Sessions on several devices ------------------------------------------------------------
+
+# Each "device" is a browser context of its own (its own cookies and storage), with a fixed
+# User-Agent: the one its sessions row shows, and the same in every run for the screenshot.
+LAPTOP_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/140.0.0.0 Safari/537.36"
+)
+PHONE_AGENT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1"
+)
+# A client chooses its User-Agent; the list must show this one as text, never as markup.
+MARKUP_AGENT = "PhoneApp/2.1 <img src=x onerror=\"document.title='script ran'\">"
+
+
+@pytest.fixture
+def laptop_and_phone(chromium: Browser) -> Iterator[tuple[Page, Page]]:
+    """Two devices of one person: separate browser contexts, so nothing is shared."""
+    contexts = [chromium.new_context(user_agent=agent) for agent in (LAPTOP_AGENT, PHONE_AGENT)]
+    try:
+        pages = [context.new_page() for context in contexts]
+        for page in pages:
+            page.set_default_timeout(15_000)
+        yield pages[0], pages[1]
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def listed_sessions(page: Page) -> Locator:
+    return page.get_by_test_id("session")
+
+
+def this_devices_session(page: Page) -> Locator:
+    return page.locator('[data-testid="session"][data-current="true"]')
+
+
+def other_sessions(page: Page) -> Locator:
+    return page.locator('[data-testid="session"][data-current="false"]')
+
+
+def refresh_cookies(context: BrowserContext) -> list[str]:
+    names = [cookie["name"] for cookie in context.cookies()]
+    return [name for name in names if name.startswith("sso_refresh")]
+
+
+def is_refresh(response: Response) -> bool:
+    """The refresh itself, not a CORS preflight of it."""
+    return response.url.endswith("/api/sso/token/refresh/") and response.request.method == "POST"
+
+
+def test_ending_another_devices_session_signs_it_out_at_its_next_refresh(
+    laptop_and_phone: tuple[Page, Page], demo: Demo
+) -> None:
+    laptop, phone = laptop_and_phone
+    # The phone first, so the laptop's list, read as it signs in, already holds both.
+    sign_in(phone, demo, CONTOSO_MEMBER)
+    expect_signed_in_as(phone, "Ada Lovelace")
+    sign_in(laptop, demo, CONTOSO_MEMBER)
+    expect_signed_in_as(laptop, "Ada Lovelace")
+
+    expect(listed_sessions(laptop)).to_have_count(2)
+    expect(this_devices_session(laptop).get_by_test_id("this-device")).to_have_text("This device")
+    expect(this_devices_session(laptop).get_by_test_id("session-user-agent")).to_have_text(
+        LAPTOP_AGENT
+    )
+    expect(this_devices_session(laptop).get_by_role("button")).to_have_count(0)
+    expect(other_sessions(laptop).get_by_test_id("session-user-agent")).to_have_text(PHONE_AGENT)
+    laptop.get_by_test_id("sessions").evaluate(
+        "section => window.scrollTo(0, section.offsetTop - 16)"
+    )
+    screenshot(laptop, "spa-sessions", demo)
+
+    other_sessions(laptop).get_by_role("button", name=re.compile(r"^End the session")).click()
+
+    expect(listed_sessions(laptop)).to_have_count(1)
+    expect(this_devices_session(laptop)).to_have_count(1)
+    expect(laptop.get_by_test_id("error")).to_have_count(0)
+
+    # The phone's access token still works until it expires; then its refresh is refused.
+    phone.wait_for_timeout(ACCESS_TOKEN_SECONDS * 1000 + 500)
+    with phone.expect_response(is_refresh) as refused:
+        phone.get_by_test_id("reload-sessions").click()
+    assert refused.value.status == 401
+    expect_error(phone, "session_revoked")
+    expect(phone.get_by_test_id("sign-in")).to_be_visible()
+    phone.reload()
+    expect(phone.get_by_test_id("sign-in")).to_be_visible()
+
+    # The laptop's own refresh still works, and its list holds itself only.
+    with laptop.expect_response(is_refresh) as refreshed:
+        laptop.get_by_test_id("reload-sessions").click()
+    assert refreshed.value.status == 200
+    expect_signed_in_as(laptop, "Ada Lovelace")
+    expect(listed_sessions(laptop)).to_have_count(1)
+    expect(this_devices_session(laptop)).to_have_count(1)
+
+
+def test_ending_a_session_that_already_ended_says_so_and_updates_the_list(
+    laptop_and_phone: tuple[Page, Page], demo: Demo
+) -> None:
+    laptop, phone = laptop_and_phone
+    sign_in(phone, demo, CONTOSO_MEMBER)
+    sign_in(laptop, demo, CONTOSO_MEMBER)
+    expect(listed_sessions(laptop)).to_have_count(2)
+
+    phone.get_by_test_id("sign-out").click()
+    expect(phone.get_by_test_id("sign-in")).to_be_visible()
+    other_sessions(laptop).get_by_test_id("end-session").click()
+
+    expect_error(laptop, "session_not_found")
+    expect(listed_sessions(laptop)).to_have_count(1)
+    expect_signed_in_as(laptop, "Ada Lovelace")
+
+
+def test_signing_out_everywhere_signs_this_device_out_and_refuses_the_others_refresh(
+    chromium: Browser, laptop_and_phone: tuple[Page, Page], demo: Demo
+) -> None:
+    laptop, phone = laptop_and_phone
+    app = chromium.new_context(user_agent=MARKUP_AGENT)
+    try:
+        app_page = app.new_page()
+        sign_in(app_page, demo, CONTOSO_MEMBER)
+        expect_signed_in_as(app_page, "Ada Lovelace")
+    finally:
+        app.close()
+    sign_in(phone, demo, CONTOSO_MEMBER)
+    sign_in(laptop, demo, CONTOSO_MEMBER)
+    expect(listed_sessions(laptop)).to_have_count(3)
+    expect(laptop.get_by_test_id("session-user-agent").filter(has_text="PhoneApp")).to_have_text(
+        MARKUP_AGENT
+    )
+    expect(laptop.get_by_test_id("session-list").locator("img")).to_have_count(0)
+    assert laptop.title() != "script ran"
+
+    laptop.get_by_test_id("sign-out-everywhere").click()
+
+    expect(laptop.get_by_test_id("signed-out-everywhere")).to_have_text(
+        "Signed out everywhere: 3 sessions ended."
+    )
+    expect(laptop.get_by_test_id("sign-in")).to_be_visible()
+    assert refresh_cookies(laptop.context) == []
+    laptop.reload()
+    expect(laptop.get_by_test_id("sign-in")).to_be_visible()
+
+    # The phone's page load asks for a new access token with its cookie: refused.
+    with phone.expect_response(is_refresh) as refused:
+        phone.reload()
+    assert refused.value.status == 401
+    assert refused.value.json()["code"] == "session_revoked"
+    expect(phone.get_by_test_id("sign-in")).to_be_visible()
