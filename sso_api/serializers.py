@@ -8,12 +8,64 @@ named for its endpoint alone: ``Start`` becomes ``StartRequest``.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import Field
 
 # Values of Microsoft's ``prompt`` parameter for the v2.0 authorize endpoint.
 PROMPT_CHOICES = ("login", "none", "consent", "select_account", "create")
+
+
+# A response body, rendered without DRF building its fields again for every response.
+#
+# DRF gives each serializer instance its own copy of every declared field (a deep copy,
+# field by field), which costs more than everything else ``/me/`` does once the access
+# token is verified. A response body validates nothing and depends on nothing of the
+# request, so each class's fields are built once (through DRF's ``get_fields``) and
+# every response is rendered with them: each field's own ``to_representation``, in
+# declaration order, ``None`` kept as ``None``, a missing optional value left out. That
+# is DRF's own rendering for these fields (plain, nested and list fields, no ``source``),
+# and ``tests/test_serializers.py`` checks that both give the same bodies.
+#
+# (No docstring: drf-spectacular would show it as every response component's description.)
+class ResponseSerializer(serializers.Serializer[Any]):
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        for name, field in _fields_once(type(self)).items():
+            if isinstance(instance, Mapping):
+                present, value = name in instance, instance.get(name)
+            else:
+                present, value = hasattr(instance, name), getattr(instance, name, None)
+            if not present:
+                if field.required:
+                    raise KeyError(name)
+                continue
+            body[name] = None if value is None else field.to_representation(value)
+        return body
+
+
+_built_fields: dict[type[ResponseSerializer], dict[str, Field[Any, Any, Any, Any]]] = {}
+_built_fields_lock = threading.Lock()
+
+
+def _fields_once(
+    serializer_class: type[ResponseSerializer],
+) -> dict[str, Field[Any, Any, Any, Any]]:
+    """The fields of ``serializer_class``, built on first use and shared from then on.
+
+    Only their ``to_representation`` is ever called, which reads nothing that differs from
+    one response to the next.
+    """
+    fields = _built_fields.get(serializer_class)
+    if fields is None:
+        with _built_fields_lock:
+            fields = _built_fields.setdefault(
+                serializer_class, dict(serializer_class().get_fields())
+            )
+    return fields
 
 
 class CodeChallengeMethodField(serializers.CharField):
@@ -65,7 +117,7 @@ class StartRequestSerializer(serializers.Serializer[Any]):
     )
 
 
-class StartResponseSerializer(serializers.Serializer[Any]):
+class StartResponseSerializer(ResponseSerializer):
     class Meta:
         ref_name = "StartResponse"
 
@@ -99,7 +151,7 @@ class ExchangeRequestSerializer(serializers.Serializer[Any]):
     )
 
 
-class UserSerializer(serializers.Serializer[Any]):
+class UserSerializer(ResponseSerializer):
     class Meta:
         ref_name = "User"
 
@@ -122,7 +174,7 @@ class UserSerializer(serializers.Serializer[Any]):
     )
 
 
-class TokenPairSerializer(serializers.Serializer[Any]):
+class TokenPairSerializer(ResponseSerializer):
     """What ``/token/refresh/`` answers (the name clients were generated with)."""
 
     class Meta:
@@ -180,7 +232,7 @@ class LogoutRequestSerializer(RefreshRequestSerializer):
     )
 
 
-class LogoutResponseSerializer(serializers.Serializer[Any]):
+class LogoutResponseSerializer(ResponseSerializer):
     class Meta:
         ref_name = "LogoutResponse"
 
@@ -190,7 +242,7 @@ class LogoutResponseSerializer(serializers.Serializer[Any]):
     )
 
 
-class SessionSerializer(serializers.Serializer[Any]):
+class SessionSerializer(ResponseSerializer):
     """One of the caller's sessions (a sign-in's family of refresh tokens)."""
 
     class Meta:
@@ -217,7 +269,7 @@ class SessionSerializer(serializers.Serializer[Any]):
     current = serializers.BooleanField(help_text="Whether the calling access token is of it.")
 
 
-class LogoutAllResponseSerializer(serializers.Serializer[Any]):
+class LogoutAllResponseSerializer(ResponseSerializer):
     class Meta:
         ref_name = "LogoutAllResponse"
 
