@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sso_api.entra.client import VALIDATED_ACCESS_TOKENS_KEPT  # noqa: E402
+from sso_api.store import FLOW_PREFIX, HANDOFF_PREFIX  # noqa: E402
 from sso_api.testing.browser import AuthorizationRejected, drive_authorization  # noqa: E402
 from sso_api.testing.client import Pkce  # noqa: E402
 
@@ -350,6 +351,24 @@ def sign_in(
     and ``requests``' errors when a connection fails.
     """
     started_at = time.perf_counter()
+    sso_code, pkce = signed_in_up_to_the_callback(api, session, user, ca_bundle)
+    tokens = session.post(
+        api.url + "/api/sso/token/",
+        json={"sso_code": sso_code, "code_verifier": pkce.verifier},
+        timeout=30,
+    )
+    if tokens.status_code != 200:
+        raise _refusal("/token/", tokens)
+    return time.perf_counter() - started_at, dict(tokens.json())
+
+
+def signed_in_up_to_the_callback(
+    api: Api, session: requests.Session, user: str, ca_bundle: str
+) -> tuple[str, Pkce]:
+    """/start/, the identity platform, the callback: the sso_code and the PKCE pair.
+
+    Raises :class:`SignInFailed` as :func:`sign_in` does.
+    """
     pkce = Pkce.new()
     started = session.post(
         api.url + "/api/sso/start/",
@@ -377,14 +396,44 @@ def sign_in(
     if "sso_code" not in sent_to:
         reason = sent_to.get("sso_error", [f"HTTP {back.status_code}"])[0]
         raise SignInFailed(f"callback: {reason}")
-    tokens = session.post(
-        api.url + "/api/sso/token/",
-        json={"sso_code": sent_to["sso_code"][0], "code_verifier": pkce.verifier},
+    return sent_to["sso_code"][0], pkce
+
+
+def _new_keys(cache: redis.Redis, pattern: str, before: set[bytes]) -> list[bytes]:
+    return [key for key in cache.scan_iter(match=pattern) if key not in before]
+
+
+def held_bytes(api: Api, cache: redis.Redis, user: str, ca: str) -> dict[str, int]:
+    """What Redis holds for one pending flow and for one unredeemed hand-off code.
+
+    ``MEMORY USAGE`` (the value, the key and Redis's own overhead for them) of the record
+    a /start/ leaves behind, and of the one a callback leaves until /token/.
+    """
+    flows, handoffs = f"*{FLOW_PREFIX}*", f"*{HANDOFF_PREFIX}*"
+    flows_before, handoffs_before = (
+        set(cache.scan_iter(match=flows)),
+        set(cache.scan_iter(match=handoffs)),
+    )
+    session = _session()
+    pkce = Pkce.new()
+    started = session.post(
+        api.url + "/api/sso/start/",
+        json={
+            "next": "https://spa.example.com/",
+            "code_challenge": pkce.challenge,
+            "code_challenge_method": "S256",
+        },
         timeout=30,
     )
-    if tokens.status_code != 200:
-        raise _refusal("/token/", tokens)
-    return time.perf_counter() - started_at, dict(tokens.json())
+    started.raise_for_status()
+    (flow_key,) = _new_keys(cache, flows, flows_before)
+    flow_bytes = int(cache.memory_usage(flow_key) or 0)
+    signed_in_up_to_the_callback(api, session, user, ca)
+    (handoff_key,) = _new_keys(cache, handoffs, handoffs_before)
+    return {
+        "flow": flow_bytes,
+        "handoff": int(cache.memory_usage(handoff_key) or 0),
+    }
 
 
 def _session() -> requests.Session:
@@ -837,6 +886,7 @@ def measure(
                 ca=ca,
             )
             results["database"] = api.worker_counters()["database"]
+            results["held_bytes"] = held_bytes(api, cache, users[0], ca)
             _, tokens = sign_in(api, requests.Session(), users[0], ca)
             results["throughput"] = measure_throughput(
                 api,
@@ -1039,8 +1089,66 @@ def _report(results: dict[str, Any], workers: int) -> str:
         f"| Every other sign-in of the run (warm-up, counted and CPU rounds, memory, user "
         f"counts) | "
         f"{_failed(_merged_failures(results['other_sign_ins'], steady, first))} | 0 |",
+        *capacity(results),
     ]
     return "\n".join(lines)
+
+
+# What the capacity plan assumes beside what the run measured.
+CAPACITY_RATES = (100, 1_000, 10_000)
+# Cores kept busy at most this much, leaving room for bursts and the rest of the host.
+CPU_UTILISATION = 0.7
+# How long a person typically spends at Microsoft between /start/ and the callback, and
+# how long a flow is kept when they never come back (MICROSOFT_SSO_TIMEOUT, 10 minutes).
+TYPICAL_SECONDS_AT_MICROSOFT = 30
+FLOW_LIFETIME_SECONDS = 600
+# How long a hand-off code typically waits for /token/, and at most (HANDOFF_TTL_SECONDS).
+TYPICAL_HANDOFF_SECONDS = 1
+HANDOFF_LIFETIME_SECONDS = 60
+
+
+def capacity(results: Mapping[str, Any]) -> list[str]:
+    """A deployment sized for each of :data:`CAPACITY_RATES`, from this run's figures.
+
+    Per sign-in: the worker CPU (median round), SQL statements, rows written and Redis
+    commands of a returning user, and the bytes Redis holds per pending flow and per
+    hand-off code. Everything scales linearly with the rate: nothing here is shared
+    between sign-ins but the database and the cache.
+    """
+    steady = results["cpu"]["totals"]
+    count = steady["attempted"]
+    cpu_ms = results["cpu"]["sign_in_ms"]["median"]
+    statements = sum(steady["worker"]["statements"].values()) / count
+    rows = sum(steady["worker"]["rows_written"].values()) / count
+    commands = sum(n for name, n in steady["redis"].items() if name != "connections") / count
+    flow, handoff = results["held_bytes"]["flow"], results["held_bytes"]["handoff"]
+
+    def megabytes(rate: int, seconds: int, size: int) -> str:
+        return f"{rate * seconds * size / 1e6:,.1f}"
+
+    lines = [
+        "",
+        f"Capacity on paper, from the figures above: {cpu_ms:.1f} ms of worker CPU, "
+        f"{statements:.1f} SQL statements, {rows:.1f} rows written and {commands:.1f} Redis "
+        f"commands per sign-in; {flow} bytes held in Redis per pending flow, {handoff} per "
+        f"hand-off code; cores busy at most {CPU_UTILISATION:.0%}.",
+        "",
+        "| Sign-ins per second | Worker cores | SQL statements/s | Rows written/s | "
+        "Redis commands/s | Redis MB for flows (30 s typical; all kept 10 min) | "
+        "Redis MB for hand-off codes (1 s; 60 s) | Calls to Microsoft/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for rate in CAPACITY_RATES:
+        cores = rate * cpu_ms / 1000 / CPU_UTILISATION
+        lines.append(
+            f"| {rate:,} | {cores:,.0f} | {rate * statements:,.0f} | {rate * rows:,.0f} | "
+            f"{rate * commands:,.0f} | "
+            f"{megabytes(rate, TYPICAL_SECONDS_AT_MICROSOFT, flow)}; "
+            f"{megabytes(rate, FLOW_LIFETIME_SECONDS, flow)} | "
+            f"{megabytes(rate, TYPICAL_HANDOFF_SECONDS, handoff)}; "
+            f"{megabytes(rate, HANDOFF_LIFETIME_SECONDS, handoff)} | {rate:,} |"
+        )
+    return lines
 
 
 def _merged_failures(*outcomes: Mapping[str, Any]) -> dict[str, Any]:
