@@ -10,6 +10,6 @@ export default defineConfig({
   build: { outDir: "dist", sourcemap: true },
   test: {
     environment: "node",
-    include: ["src/**/*.test.ts"],
+    include: ["src/**/*.test.ts", "packages/*/src/**/*.test.ts"],
   },
 });

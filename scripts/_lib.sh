@@ -81,14 +81,19 @@ ensure_services() {
 }
 
 # spa_sources_hash: a hash of everything the example SPA's build reads: its sources and
-# public files, its configuration and lock file, and docs/openapi.yaml, from which the
-# build generates src/api-types.ts (left out itself, being generated).
+# public files, the packages it is built on (frontend_example/packages: the client and its
+# React binding), its configuration and lock file, and docs/openapi.yaml, from which the
+# build generates the api-types.ts files (left out themselves, being generated, as are the
+# packages' own build output and anything installed).
 spa_sources_hash() {
     (
         cd "$ROOT"
         {
-            find frontend_example/src frontend_example/public -type f \
-                ! -path frontend_example/src/api-types.ts -print0
+            find frontend_example/src frontend_example/public frontend_example/packages -type f \
+                ! -path frontend_example/src/api-types.ts \
+                ! -path 'frontend_example/packages/*/src/api-types.ts' \
+                ! -path 'frontend_example/packages/*/dist/*' \
+                ! -path '*/node_modules/*' -print0
             printf '%s\0' frontend_example/index.html frontend_example/package.json \
                 frontend_example/package-lock.json frontend_example/tsconfig.json \
                 frontend_example/vite.config.ts docs/openapi.yaml

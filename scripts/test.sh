@@ -17,7 +17,9 @@ log "mypy"
 .venv/bin/mypy sso_api tests example/run_demo.py example/native_app.py scripts/settings_reference.py benchmarks
 log "mkdocs: the documentation site, strict"
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
-log "vitest: the example SPA's client module"
+log "tsc: the client packages (their tests too) and the example SPA"
+(cd frontend_example && npm run --silent typecheck)
+log "vitest: the client packages and the example SPA"
 (cd frontend_example && npm test --silent)
 
 # What an integrator installs, and nothing else: the project built and installed with its

@@ -1,15 +1,16 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
-import type { components } from "./api-types";
-import type { AppConfig } from "./config";
 import {
   SsoError,
   describeError,
-  type SsoClient,
   type SsoSession,
   type SsoSessionMethod,
   type SsoUser,
-} from "./sso-client";
+} from "@sso-api/client";
+import { useSso, useSsoClient, useSsoEvent } from "@sso-api/react";
+
+import type { components } from "./api-types";
+import type { AppConfig } from "./config";
 
 type AdminReport = components["schemas"]["AdminReport"];
 type ApiError = components["schemas"]["Error"];
@@ -27,7 +28,6 @@ const METHOD_LABELS: Record<SsoSessionMethod, string> = {
 const CLOCK_TICK_MS = 30_000;
 
 interface Props {
-  client: SsoClient;
   config: AppConfig;
 }
 
@@ -50,8 +50,15 @@ interface AdminReportResult {
 }
 
 function toShownError(error: unknown): ShownError {
+  // userMessage comes from the code, never from the API's or the address bar's text.
   if (error instanceof SsoError) return { code: error.code, message: error.userMessage };
-  return { code: "unexpected_error", message: describeError("unexpected_error") };
+  return { code: "unknown_error", message: describeError("unknown_error") };
+}
+
+/** What the page says after the identity changed without this tab's doing. */
+interface IdentityNotice {
+  kind: "user-changed" | "signed-out-elsewhere";
+  message: string;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -109,22 +116,51 @@ function displayName(user: SsoUser): string {
   return full || user.username || user.email || `user ${user.id}`;
 }
 
-export function App({ client, config }: Props) {
-  const [user, setUser] = useState<SsoUser | null>(client.user);
-  /** What the page is busy with, or null. "Checking" until the start-up work is done. */
-  const [busy, setBusy] = useState<string | null>("Checking your sign-in…");
-  const [error, setError] = useState<ShownError | null>(null);
+export function App({ config }: Props) {
+  const client = useSsoClient();
+  const state = useSso();
+  const user = state.user;
+  /** What the page is busy with, or null. */
+  const [busy, setBusy] = useState<string | null>(null);
+  /** The failure of the last button pressed here. */
+  const [actionError, setError] = useState<ShownError | null>(null);
+  /** The client's own error (a refused sign-in, an outage at load) once dismissed. */
+  const [dismissed, setDismissed] = useState<SsoError | null>(null);
+  const [notice, setNotice] = useState<IdentityNotice | null>(null);
+  const stateError = state.error !== null && state.error !== dismissed ? state.error : null;
+  const error = actionError ?? (stateError ? toShownError(stateError) : null);
   const [meResult, setMeResult] = useState<MeResult | null>(null);
   const [adminReport, setAdminReport] = useState<AdminReportResult | null>(null);
   /** The signed-in user's sessions; null until the first answer. */
   const [sessions, setSessions] = useState<SsoSession[] | null>(null);
   /** How many sessions "Sign out everywhere" ended, shown once signed out. */
   const [endedEverywhere, setEndedEverywhere] = useState<number | null>(null);
-  const booted = useRef(false);
   /** Bumped by every sessions request: only the latest one's outcome is shown. */
   const sessionsRequest = useRef(0);
 
-  useEffect(() => client.subscribe(setUser), [client]);
+  // Another tab changed who is signed in: say so, never switch silently.
+  useSsoEvent("userChanged", ({ user: now }) => {
+    setMeResult(null);
+    setAdminReport(null);
+    setNotice({
+      kind: "user-changed",
+      message: `You are now signed in as ${displayName(now)}: they signed in in another tab of this browser.`,
+    });
+  });
+  useSsoEvent("signedOut", ({ reason }) => {
+    setMeResult(null);
+    setAdminReport(null);
+    if (reason === "other_tab" || reason === "user_changed") {
+      setNotice({
+        kind: "signed-out-elsewhere",
+        message:
+          reason === "other_tab"
+            ? "You were signed out in another tab of this browser."
+            : "Someone else signed in in another tab of this browser, so you were signed out here.",
+      });
+    }
+  });
+  useSsoEvent("signedIn", () => setNotice(null));
 
   const loadSessions = useCallback(async () => {
     const request = ++sessionsRequest.current;
@@ -155,33 +191,23 @@ export function App({ client, config }: Props) {
     return () => window.removeEventListener("pageshow", onPageShow);
   }, []);
 
-  useEffect(() => {
-    // Once per page, even under StrictMode's double effects: the sso_code is single-use.
-    if (booted.current) return;
-    booted.current = true;
-    (async () => {
+  const run = useCallback(
+    async (label: string, action: () => Promise<void>) => {
+      setError(null);
+      setNotice(null);
+      // A new action makes the client's last error old news too.
+      setDismissed(client.getSnapshot().error);
+      setBusy(label);
       try {
-        const signedIn = await client.completeSignIn();
-        if (!signedIn && config.cookieMode) await client.restoreSession();
+        await action();
       } catch (caught) {
         setError(toShownError(caught));
       } finally {
         setBusy(null);
       }
-    })();
-  }, [client, config.cookieMode]);
-
-  const run = useCallback(async (label: string, action: () => Promise<void>) => {
-    setError(null);
-    setBusy(label);
-    try {
-      await action();
-    } catch (caught) {
-      setError(toShownError(caught));
-    } finally {
-      setBusy(null);
-    }
-  }, []);
+    },
+    [client],
+  );
 
   const signIn = () =>
     run("Redirecting to Microsoft…", async () => {
@@ -244,24 +270,55 @@ export function App({ client, config }: Props) {
         </p>
       </header>
 
+      {notice && (
+        <div className="notice allowed" role="status" data-testid={notice.kind}>
+          <p>{notice.message}</p>
+          <button type="button" className="link" onClick={() => setNotice(null)}>
+            Dismiss
+          </button>
+        </div>
+      )}
+
       {error && (
         <div className="error" role="alert" data-testid="error">
           <p>{error.message}</p>
           <p className="error-code">
             Error code: <code data-testid="error-code">{error.code}</code>
           </p>
-          <button type="button" className="link" onClick={() => setError(null)}>
+          <button
+            type="button"
+            className="link"
+            onClick={() => {
+              setError(null);
+              setDismissed(state.error);
+            }}
+          >
             Dismiss
           </button>
         </div>
       )}
 
-      {busy ? (
+      {busy || state.status === "initializing" ? (
         <section className="card" aria-busy="true" data-testid="working">
           <p role="status" className="status">
             <span className="spinner" aria-hidden="true" />
-            {busy}
+            {busy ?? "Checking your sign-in…"}
           </p>
+        </section>
+      ) : state.status === "error" ? (
+        <section className="card" aria-labelledby="unknown-heading" data-testid="sign-in-unknown">
+          <h2 id="unknown-heading">Your sign-in could not be checked</h2>
+          <p className="muted">
+            You may still be signed in. Nothing was changed; try again in a moment.
+          </p>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => window.location.reload()}
+            data-testid="try-again"
+          >
+            Try again
+          </button>
         </section>
       ) : user ? (
         <section className="card" aria-labelledby="signed-in-heading">

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    Route,
+    sync_playwright,
+)
 
 from tests.processes import free_port
 
@@ -221,3 +228,24 @@ def screenshot(page: Page, name: str, demo: Demo) -> None:
     page.evaluate(_DEFAULT_PORTS_SCRIPT, [url.rsplit(":", 1)[1] for url in ports])
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+@pytest.fixture
+def body_mode_context(chromium: Browser) -> Iterator[BrowserContext]:
+    """A browser whose SPA runs in body mode: the demo's config.json with ``cookieMode`` off.
+
+    The demo serves cookie mode only; the API serves body mode to any request without the
+    cookie proof (``X-SSO-CSRF``), which a body-mode client never sends. So the SPA's own
+    configuration is the one switch, rewritten here on its way to the page.
+    """
+
+    def body_mode(route: Route) -> None:
+        served = route.fetch()
+        config = served.json()
+        config["cookieMode"] = False
+        route.fulfill(response=served, json=config)
+
+    browser_context = chromium.new_context()
+    browser_context.route("**/config.json", body_mode)
+    yield browser_context
+    browser_context.close()

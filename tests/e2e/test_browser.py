@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +47,21 @@ def expect_signed_in_as(page: Page, name: str) -> None:
 def expect_error(page: Page, code: str) -> None:
     expect(page.get_by_test_id("error-code")).to_have_text(code)
     expect(page.get_by_test_id("error")).to_be_visible()
+
+
+def live_sessions(demo: Demo) -> int:
+    with sqlite3.connect(demo.database) as connection:
+        query = "SELECT count(*) FROM sso_api_refreshsession WHERE revoked_at IS NULL"
+        return int(connection.execute(query).fetchone()[0])
+
+
+def browser_in(mode: str, request: pytest.FixtureRequest) -> BrowserContext:
+    """The browser of a test: the SPA in cookie mode (the demo's) or in body mode."""
+    context: BrowserContext = request.getfixturevalue(
+        "context" if mode == "cookie" else "body_mode_context"
+    )
+    context.set_default_timeout(15_000)
+    return context
 
 
 def refresh_cookie(context: BrowserContext) -> str:
@@ -156,22 +172,97 @@ def test_failed_sign_ins_explain_themselves_and_leave_nothing_behind(
     assert demo.count("sso_api_refreshsession") == 0
 
 
-def test_two_tabs_signing_in_at_once_both_succeed_as_themselves(
-    context: BrowserContext, demo: Demo
+@pytest.mark.parametrize("mode", ["cookie", "body"])
+def test_a_tab_never_acts_as_the_person_another_tab_signed_in_under_the_first_name(
+    request: pytest.FixtureRequest, demo: Demo, mode: str
 ) -> None:
+    context = browser_in(mode, request)
     first, second = context.new_page(), context.new_page()
     open_sign_in_page(first, demo)
     open_sign_in_page(second, demo)
 
-    pick_account(second, demo, SECOND_CONTOSO_MEMBER)
     pick_account(first, demo, CONTOSO_MEMBER)
-
     expect_signed_in_as(first, "Ada Lovelace")
+    pick_account(second, demo, SECOND_CONTOSO_MEMBER)
     expect_signed_in_as(second, "Grace Hopper")
-    assert demo.count("sso_api_refreshsession") == 2
+    assert demo.count("sso_api_refreshsession") == 2  # each tab redeemed its own code
+
+    if mode == "cookie":
+        # One cookie per browser, now Grace's: the first tab says it switched to her, and
+        # what it does from now on it does as her, under her name.
+        expect(first.get_by_test_id("user-changed")).to_contain_text("Grace Hopper")
+        expect_signed_in_as(first, "Grace Hopper")
+        first.get_by_test_id("call-me").click()
+        grace = demo.user(SECOND_CONTOSO_MEMBER)["object_id"]  # her email is not trusted
+        expect(first.get_by_test_id("me-result")).to_contain_text(grace)
+    else:
+        # Tokens live in each tab: the first tab cannot become Grace, so it signs Ada out.
+        expect(first.get_by_test_id("signed-out-elsewhere")).to_be_visible()
+        expect(first.get_by_test_id("sign-in")).to_be_visible()
+        expect(first.get_by_test_id("error")).to_have_count(0)
+    expect_signed_in_as(second, "Grace Hopper")
 
 
-def test_a_callback_url_copied_into_another_browser_yields_no_session_in_either(
+@pytest.mark.parametrize("mode", ["cookie", "body"])
+def test_signing_out_in_one_tab_signs_out_every_tab(
+    request: pytest.FixtureRequest, demo: Demo, mode: str
+) -> None:
+    context = browser_in(mode, request)
+    first, second = context.new_page(), context.new_page()
+    sign_in(first, demo, CONTOSO_MEMBER)
+    expect_signed_in_as(first, "Ada Lovelace")
+    if mode == "cookie":
+        second.goto(demo.spa + "/")  # a new tab resumes the session from the cookie
+    else:
+        sign_in(second, demo, CONTOSO_MEMBER)  # a new tab starts signed out: sign in there
+    expect_signed_in_as(second, "Ada Lovelace")
+
+    first.get_by_test_id("sign-out").click()
+    first.wait_for_url(demo.spa + "/**")
+    expect(first.get_by_test_id("sign-in")).to_be_visible()
+
+    expect(second.get_by_test_id("signed-out-elsewhere")).to_be_visible()
+    expect(second.get_by_test_id("sign-in")).to_be_visible()
+    # Every tab's session ended at the API, not only on the screen.
+    deadline = 50
+    while live_sessions(demo) and deadline:
+        second.wait_for_timeout(100)
+        deadline -= 1
+    assert live_sessions(demo) == 0
+    second.reload()
+    expect(second.get_by_test_id("sign-in")).to_be_visible()
+
+
+def test_body_mode_signs_in_with_no_cookie_and_a_reload_signs_out(
+    body_mode_context: BrowserContext, demo: Demo
+) -> None:
+    page = body_mode_context.new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, demo, CONTOSO_MEMBER)
+    expect_signed_in_as(page, "Ada Lovelace")
+    expect(page.get_by_text("tokens in memory only")).to_be_visible()
+    assert refresh_cookies(body_mode_context) == []
+    assert "eyJ" not in page.evaluate("JSON.stringify([localStorage, sessionStorage])")
+
+    page.wait_for_timeout(ACCESS_TOKEN_SECONDS * 1000 + 500)
+    with page.expect_response(is_refresh) as refreshed:
+        page.get_by_test_id("call-me").click()
+    assert refreshed.value.status == 200
+    expect(page.get_by_test_id("me-result")).to_contain_text(CONTOSO_MEMBER)
+
+    page.reload()
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+
+
+def test_the_callback_page_sends_its_code_to_no_one_in_a_referer(page: Page, demo: Demo) -> None:
+    referers: list[str] = []
+    page.on("request", lambda sent: referers.append(sent.headers.get("referer") or ""))
+    sign_in(page, demo, CONTOSO_MEMBER)
+    expect_signed_in_as(page, "Ada Lovelace")
+    assert not [referer for referer in referers if "sso_code" in referer]
+
+
+def test_a_callback_url_copied_into_another_browser_is_refused_there_without_being_sent(
     chromium: Any, context: BrowserContext, page: Page, demo: Demo
 ) -> None:
     captured: list[str] = []
@@ -193,15 +284,24 @@ def test_a_callback_url_copied_into_another_browser_yields_no_session_in_either(
     other = chromium.new_context()
     try:
         thief = other.new_page()
+        redeemed: list[str] = []
+        thief.on(
+            "request", lambda sent: redeemed.append(sent.url) if "/token/" in sent.url else None
+        )
         thief.goto(captured[0])
-        expect_error(thief, "invalid_code_verifier")
+        # No sign-in was started in that browser: the code is refused there, never sent.
+        expect_error(thief, "no_sign_in_in_progress")
+        assert "sso_code" not in thief.url
+        assert redeemed == []
     finally:
         other.close()
+    assert demo.count("sso_api_refreshsession") == 0
 
+    # The tab that started the sign-in still completes it.
     page.unroute(callback)
     page.goto(captured[0])
-    expect_error(page, "invalid_sso_code")
-    assert demo.count("sso_api_refreshsession") == 0
+    expect_signed_in_as(page, "Ada Lovelace")
+    assert demo.count("sso_api_refreshsession") == 1
 
 
 @pytest.mark.parametrize(("answer", "code"), [("accept", None), ("decline", "access_denied")])
