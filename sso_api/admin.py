@@ -65,6 +65,10 @@ else:
 # The template that adds the "End all sessions" button to the user's change form, on top
 # of whichever change form template the user admin would use otherwise.
 END_SESSIONS_BUTTON_TEMPLATE = "sso_api/admin/user_change_form.html"
+# What no admin page shows, or lets anyone filter on: the id of the one refresh token of a
+# family that still works, and Microsoft's session id (front-channel logout ends every
+# session carrying it).
+HIDDEN_SESSION_FIELDS = frozenset({"current_jti", "microsoft_session_id"})
 
 
 def _counted(count: int, singular: str, plural: str) -> str:
@@ -234,12 +238,11 @@ class MicrosoftIdentityAdmin(_ReadOnlyAdminMixin, _IdentityColumns, _IdentityAdm
 
 
 def _end_sessions_of_identities(request: HttpRequest, identity_ids: list[Any]) -> int:
-    # Only unrevoked rows are passed on, so that an account with a long history does not
-    # make one huge IN list; end_sessions decides which of them are still live.
-    session_ids = RefreshSession.objects.filter(
-        identity_id__in=identity_ids, revoked_at__isnull=True
-    ).values_list("pk", flat=True)
-    return tokens.end_sessions(list(session_ids), RevocationReason.ADMIN, actor_id=request.user.pk)
+    # Before the identity's own pre_delete receiver would: this way the audit trail names
+    # the operator, not just the deletion.
+    return tokens.end_sessions_of_identities(
+        identity_ids, RevocationReason.ADMIN, actor_id=request.user.pk
+    )
 
 
 @admin.register(RefreshSession)
@@ -288,6 +291,13 @@ class RefreshSessionAdmin(_ReadOnlyAdminMixin, _SessionColumns, _SessionAdminBas
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         return (*_user_search_fields("user__"), "identity__object_id")
+
+    def lookup_allowed(self, lookup: str, value: str, request: Any = None) -> bool:
+        # The fields this page never shows must not be guessable either, one
+        # ``?current_jti__startswith=`` filter at a time.
+        if lookup.split("__", 1)[0] in HIDDEN_SESSION_FIELDS:
+            return False
+        return bool(super().lookup_allowed(lookup, value, request))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

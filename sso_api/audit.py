@@ -22,8 +22,8 @@ signal                      keyword arguments
 ``session_revoked``         ``session_id``, ``user_id``, ``reason`` (a
                             :class:`~sso_api.models.RevocationReason`: ``logout``,
                             ``user``, ``admin``, ``user_inactive``, ``user_deleted``,
-                            ``front_channel``), ``actor_id`` (the user who ended it, when
-                            a person did; else None)
+                            ``identity_deleted``, ``front_channel``), ``actor_id`` (the
+                            user who ended it, when a person did; else None)
 ``refresh_reuse_detected``  ``session_id``, ``user_id``: a rotated refresh token came back,
                             and its whole family was revoked
 ==========================  ==================================================================

@@ -45,8 +45,10 @@ class LocalCache(Generic[Value]):
             return value
 
     def set(self, key: Hashable, value: Value, *, seconds: float, group: Hashable = None) -> None:
-        """Keep ``value`` under ``key`` for ``seconds`` (nothing is kept when not positive)."""
+        """Keep ``value`` under ``key`` for ``seconds`` (nothing is kept when not positive,
+        and an earlier value under ``key`` is dropped then too)."""
         if seconds <= 0 or self.max_entries <= 0:
+            self.forget(key)
             return
         with self._lock:
             self._drop(key)

@@ -73,6 +73,7 @@ class RevocationReason(models.TextChoices):
     FRONT_CHANNEL = "front_channel", "Signed out at Microsoft (front-channel logout)"
     USER_INACTIVE = "user_inactive", "The user was deactivated"
     USER_DELETED = "user_deleted", "The user was deleted"
+    IDENTITY_DELETED = "identity_deleted", "The Microsoft identity was deleted (unbound)"
 
 
 class SignInMethod(models.TextChoices):

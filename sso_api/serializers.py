@@ -12,8 +12,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
-from rest_framework.fields import Field
+from rest_framework.fields import Field, empty
 
 # Values of Microsoft's ``prompt`` parameter for the v2.0 authorize endpoint.
 PROMPT_CHOICES = ("login", "none", "consent", "select_account", "create")
@@ -40,7 +41,10 @@ class ResponseSerializer(serializers.Serializer[Any]):
             else:
                 present, value = hasattr(instance, name), getattr(instance, name, None)
             if not present:
-                if field.required:
+                # DRF's order: a nullable field renders null, an optional one is left out.
+                if field.allow_null:
+                    body[name] = None
+                elif field.required:
                     raise KeyError(name)
                 continue
             body[name] = None if value is None else field.to_representation(value)
@@ -61,10 +65,23 @@ def _fields_once(
     """
     fields = _built_fields.get(serializer_class)
     if fields is None:
-        with _built_fields_lock:
-            fields = _built_fields.setdefault(
-                serializer_class, dict(serializer_class().get_fields())
+        built = dict(serializer_class().get_fields())
+        for name, field in built.items():
+            # What DRF's own rendering does and this one does not: refuse, rather than
+            # render differently.
+            unsupported = (
+                field.source not in (None, name)
+                or field.write_only
+                or field.default is not empty
+                or isinstance(field, serializers.SerializerMethodField)
             )
+            if unsupported:
+                raise ImproperlyConfigured(
+                    f"{serializer_class.__name__}.{name}: a response field takes no source, "
+                    "default or method, and is not write-only"
+                )
+        with _built_fields_lock:
+            fields = _built_fields.setdefault(serializer_class, built)
     return fields
 
 

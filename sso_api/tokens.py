@@ -258,6 +258,10 @@ def _load_family(family_id: str) -> RefreshSession:
         raise InvalidRefreshToken("unknown refresh family") from exc
 
 
+# How many families one UPDATE ends at most.
+REVOKE_BATCH = 1000
+
+
 def _revoke(
     filter_kwargs: dict[str, Any],
     reason: RevocationReason,
@@ -267,17 +271,20 @@ def _revoke(
 ) -> int:
     """Revoke the unrevoked families matching ``filter_kwargs``; reports each one revoked.
 
-    Two statements whatever the number of families: a SELECT of the ones to report, and
-    one UPDATE of exactly those (a family created meanwhile is neither revoked nor
+    A SELECT of the ones to report, then one UPDATE of exactly those per
+    :data:`REVOKE_BATCH` of them (a family created meanwhile is neither revoked nor
     reported). ``actor_id`` is the user who ended them, when a person did.
     """
     unrevoked = RefreshSession.objects.filter(revoked_at__isnull=True, **filter_kwargs)
     revoked = list(unrevoked.values_list("pk", "user_id"))
-    if not revoked:
-        return 0
-    count = RefreshSession.objects.filter(
-        pk__in=[session_id for session_id, _user_id in revoked], revoked_at__isnull=True
-    ).update(revoked_at=now, revoked_reason=reason)
+    count = 0
+    # One UPDATE per REVOKE_BATCH families: one for any real person's sessions, and never
+    # an IN list longer than a database accepts (SQLite: 32,766 parameters).
+    for start in range(0, len(revoked), REVOKE_BATCH):
+        batch = [session_id for session_id, _user_id in revoked[start : start + REVOKE_BATCH]]
+        count += RefreshSession.objects.filter(pk__in=batch, revoked_at__isnull=True).update(
+            revoked_at=now, revoked_reason=reason
+        )
     for session_id, user_id in revoked:
         if reason == RevocationReason.REUSE:
             audit.emit(
@@ -398,9 +405,25 @@ def end_session(
 def end_sessions_of_user(
     user_id: object, reason: RevocationReason, *, actor_id: object = None
 ) -> int:
-    """End every live session of ``user_id`` (one UPDATE); returns how many ended."""
+    """End every live session of ``user_id``; returns how many ended.
+
+    One SELECT and one UPDATE (per :data:`REVOKE_BATCH` sessions).
+    """
     now = timezone.now()
     return _revoke({"user_id": user_id, "expires_at__gt": now}, reason, now, actor_id=actor_id)
+
+
+def end_sessions_of_identities(
+    identity_ids: Iterable[object], reason: RevocationReason, *, actor_id: object = None
+) -> int:
+    """End every live session begun with one of ``identity_ids``; returns how many ended."""
+    now = timezone.now()
+    return _revoke(
+        {"identity_id__in": list(identity_ids), "expires_at__gt": now},
+        reason,
+        now,
+        actor_id=actor_id,
+    )
 
 
 def end_sessions(

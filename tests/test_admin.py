@@ -535,3 +535,14 @@ def test_a_project_user_admin_with_the_mixin_is_left_as_it_is() -> None:
     assert add_sso_to_user_admin(site) is False
     assert type(site.get_model_admin(User)) is ProjectUserAdmin
     assert site.get_model_admin(User).actions is None
+
+
+@pytest.mark.parametrize(
+    "lookup", ["current_jti__startswith", "microsoft_session_id__startswith", "current_jti"]
+)
+def test_the_session_list_cannot_be_filtered_on_what_it_never_shows(
+    admin_client: Client, three_sessions: dict[str, RefreshSession], lookup: str
+) -> None:
+    response = admin_client.get(SESSIONS, {lookup: "a"})
+
+    assert response.status_code == 400

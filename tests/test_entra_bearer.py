@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from sso_api.authentication import AccessTokenAuthentication, EntraAccessTokenAuthentication
 from sso_api.entra.access_token import CLOCK_SKEW_SECONDS
+from sso_api.entra.client import clear_clients
 from sso_api.models import MicrosoftIdentity
 from sso_api.permissions import HasAppRole, HasScope
 from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeTenant, FakeUser
@@ -223,6 +224,48 @@ def test_our_tokens_still_work_beside_the_entra_class_while_sign_in_is_off(
     assert call(EitherToken, ada_token).data["code"] == "sso_disabled"
     assert call(EitherToken, "not-a-jwt").status_code == 401
     assert call(EitherToken, "not-a-jwt").data["code"] == "token_not_valid"
+
+
+def test_our_tokens_beside_the_entra_class_never_wait_on_microsoft(
+    browser: SignInDriver, identity_platform: FakeIdentityPlatform, ada: FakeUser
+) -> None:
+    ours = browser.signed_in(ada)["access"]
+    clear_clients()  # a worker that has not fetched Microsoft's metadata or keys yet
+    identity_platform.clear_requests()
+
+    assert call(EitherToken, ours).status_code == 200
+    assert sum(identity_platform.count(name) for name in ("metadata", "keys")) == 0
+
+
+def test_a_remembered_token_is_verified_again_after_a_while(
+    identity_platform: FakeIdentityPlatform, ada_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sso_api.entra.client.VALIDATED_ACCESS_TOKEN_SECONDS", 0.5)
+    known_and_cached(ada_token)
+    # Microsoft withdraws the key that signed it, and this worker refetches its key set.
+    identity_platform.rotate_signing_key(keep_old=False)
+    monkeypatch.setattr("sso_api.entra.metadata.KEYS_TTL_SECONDS", 0.0)
+
+    still_remembered = call(WhoAmI, ada_token)
+    time.sleep(0.6)
+    verified_again = call(WhoAmI, ada_token)
+
+    assert still_remembered.status_code == 200
+    assert (verified_again.status_code, verified_again.data["code"]) == (
+        401,
+        "invalid_entra_token",
+    )
+
+
+def test_the_claims_of_a_remembered_token_cannot_be_changed_by_a_view(ada_token: str) -> None:
+    class Tampers(WhoAmI):
+        def get(self, request: Any) -> Response:
+            request.auth.payload["scp"] = "everything"
+            return Response({})
+
+    known_and_cached(ada_token)
+    with pytest.raises(TypeError):
+        call(Tampers, ada_token)
 
 
 REFUSED_AS_INVALID = {

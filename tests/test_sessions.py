@@ -13,8 +13,8 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from sso_api import audit
-from sso_api.models import RefreshSession, RevocationReason
+from sso_api import audit, signals
+from sso_api.models import MicrosoftIdentity, RefreshSession, RevocationReason
 from sso_api.testing import FakeIdentityPlatform, FakeUser
 from sso_api.testing.client import SignInDriver
 
@@ -299,3 +299,36 @@ def test_an_exchanged_session_is_listed_as_an_exchange(
     assert [(s["method"], s["user_agent"], s["current"]) for s in listed] == [
         ("exchange", "ContosoApp/3.1 (iOS 18)", True)
     ]
+
+
+def test_deleting_an_identity_ends_and_reports_the_sessions_it_began(
+    browser: SignInDriver, ada: FakeUser, ended: list[dict[str, Any]]
+) -> None:
+    tokens = browser.signed_in(ada)
+
+    MicrosoftIdentity.objects.get().delete()
+
+    assert refresh(browser.client, tokens["refresh"]).json()["code"] == "invalid_refresh_token"
+    assert [(event["reason"], event["actor_id"]) for event in ended] == [("identity_deleted", None)]
+    assert User.objects.count() == 1  # the user stays; only the Microsoft account is unbound
+
+
+def test_deactivating_a_user_through_a_proxy_model_ends_their_sessions_too(
+    browser: SignInDriver, ada: FakeUser, ended: list[dict[str, Any]]
+) -> None:
+    class StaffMember(User):  # type: ignore[valid-type,misc]
+        class Meta:
+            proxy = True
+            app_label = "sso_api"
+
+    signals.connect()  # as at start-up, when a project's proxies are already defined
+    tokens = browser.signed_in(ada)
+    member = StaffMember.objects.get()
+
+    member.is_active = False
+    member.save()
+
+    # Ended by the save itself, not later by the refresh's own check of is_active.
+    assert RefreshSession.objects.get().revoked_reason == RevocationReason.USER_INACTIVE
+    assert [event["reason"] for event in ended] == ["user_inactive"]
+    assert refresh(browser.client, tokens["refresh"]).json()["code"] == "session_revoked"

@@ -29,8 +29,9 @@ See https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-t
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -67,10 +68,12 @@ class EntraAccessToken:
     token_id: str
     #: When it expires (seconds since the epoch).
     expires_at: int
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: The validated claims, read-only: a validated token is shared by the requests that
+    #: send it again.
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> Mapping[str, Any]:
         """The validated claims, under the name simplejwt's tokens give them."""
         return self.raw
 
@@ -169,5 +172,5 @@ def validate_access_token(
         client_id=client_id,
         token_id=str(claims["uti"]),
         expires_at=int(claims["exp"]),
-        raw=claims,
+        raw=MappingProxyType(claims),
     )

@@ -41,6 +41,7 @@ from sso_api.entra import graph
 from sso_api.entra.access_token import (
     CLOCK_SKEW_SECONDS,
     EntraAccessToken,
+    unverified_entra_parts,
     validate_access_token,
 )
 from sso_api.entra.http import IdentityPlatformSession
@@ -75,6 +76,9 @@ DISCOVERY_TTL_SECONDS = 24 * 3600.0
 # sends the same token with every request for an hour, and verifying its RS256 signature
 # again each time would cost more than the rest of the request.
 VALIDATED_ACCESS_TOKENS_KEPT = 1024
+# How long one of them is trusted without being verified again: short beside a token's
+# hour, so that a signing key withdrawn from the key set stops counting soon after.
+VALIDATED_ACCESS_TOKEN_SECONDS = 300.0
 
 
 class _DiscardingTokenCache(msal.TokenCache):  # type: ignore[misc]
@@ -346,13 +350,17 @@ class EntraClient:
         """An Entra access token for this API, validated (see
         :mod:`sso_api.entra.access_token`) against the cached metadata and keys.
 
-        A token that passed is remembered, in this process, until it expires: the same
-        token under the same audiences, scope and client list is then accepted without
-        parsing or verifying it again (a signing key withdrawn meanwhile is noticed at the
-        next refetch of the key set, not before: no later than without this memory). Only
-        passes are remembered, so a refusal is decided afresh each time. Raises
-        :class:`NotAnEntraToken`, :class:`InvalidEntraToken`, :class:`EntraScopeMissing`,
-        :class:`EntraClientNotAllowed` or :class:`ProviderUnavailable`.
+        A token that passed is remembered, in this process, for at most
+        :data:`VALIDATED_ACCESS_TOKEN_SECONDS` and never past its expiry: the same token
+        under the same audiences, scope and client list is then accepted without being
+        parsed or verified again. After that it is verified in full, against the key set
+        as this process then holds it, so a signing key Microsoft withdraws stops counting
+        at most that long after the key set is refetched. Only passes are remembered: a
+        refusal is decided afresh each time. A bearer token that is not Microsoft's at all
+        is told apart before the metadata or the keys are needed, so it never waits on
+        Microsoft. Raises :class:`NotAnEntraToken`, :class:`InvalidEntraToken`,
+        :class:`EntraScopeMissing`, :class:`EntraClientNotAllowed` or
+        :class:`ProviderUnavailable`.
         """
         audiences, scope, client_ids = conf.api_audiences, conf.api_scope, conf.api_client_ids
         # A digest, not the token: constant-size keys, and no bearer token kept in memory.
@@ -366,6 +374,8 @@ class EntraClient:
         now = time.time()
         if token is not None and now < token.expires_at + CLOCK_SKEW_SECONDS:
             return token
+        # Our own JWTs (and any other bearer token) are refused here, with no network call.
+        unverified_entra_parts(raw_token)
         token = validate_access_token(
             raw_token,
             metadata=self.metadata(),
@@ -374,9 +384,10 @@ class EntraClient:
             scope=scope,
             client_ids=client_ids,
         )
-        self._validated_access_tokens.set(
-            cache_key, token, seconds=token.expires_at + CLOCK_SKEW_SECONDS - now
+        remembered_for = min(
+            VALIDATED_ACCESS_TOKEN_SECONDS, token.expires_at + CLOCK_SKEW_SECONDS - now
         )
+        self._validated_access_tokens.set(cache_key, token, seconds=remembered_for)
         return token
 
     def transitive_group_ids(self, graph_url: str, access_token: str | None) -> tuple[str, ...]:
