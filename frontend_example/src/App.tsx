@@ -307,10 +307,22 @@ export function App({ config }: Props) {
         </section>
       ) : state.status === "error" ? (
         <section className="card" aria-labelledby="unknown-heading" data-testid="sign-in-unknown">
-          <h2 id="unknown-heading">Your sign-in could not be checked</h2>
-          <p className="muted">
-            You may still be signed in. Nothing was changed; try again in a moment.
-          </p>
+          {state.error.code === "sign_out_incomplete" ? (
+            <>
+              <h2 id="unknown-heading">Your sign-out has not reached the server yet</h2>
+              <p className="muted">
+                You are signed out on this page, but the server could not be told, so your
+                session may still be live there. Try again in a moment to finish signing out.
+              </p>
+            </>
+          ) : (
+            <>
+              <h2 id="unknown-heading">Your sign-in could not be checked</h2>
+              <p className="muted">
+                You may still be signed in. Nothing was changed; try again in a moment.
+              </p>
+            </>
+          )}
           <button
             type="button"
             className="secondary"

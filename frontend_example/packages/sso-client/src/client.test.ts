@@ -156,12 +156,38 @@ describe("initialize: the return from Microsoft", () => {
     expect(t.location.href).toBe(`${SPA}page?keep=1#top`);
   });
 
+  it("takes an sso_error without sso_tx (the API lost the flow) while a sign-in of this tab is in progress", async () => {
+    const t = tab();
+    t.store.set(TRANSACTIONS_KEY, JSON.stringify({ tx: { verifier: "v".repeat(64), expiresAt: 2e6 } }));
+    t.location.href = `${SPA}?sso_error=invalid_state`;
+    expect(await t.client.initialize()).toMatchObject({ status: "signed_out", error: { code: "invalid_state" } });
+  });
+
+  it("refuses an sso_error without sso_tx when no sign-in of this tab is in progress", async () => {
+    const t = tab();
+    t.location.href = `${SPA}?sso_error=access_denied`;
+    expect(await t.client.initialize()).toMatchObject({ status: "signed_out", error: { code: "no_sign_in_in_progress" } });
+  });
+
   it("does not echo an unknown or malformed error code from the URL", async () => {
     const t = tab();
-    t.location.href = `${SPA}?sso_error=%3Cscript%3E`;
+    comingBack(t, "sso_error=%3Cscript%3E");
     const state = await t.client.initialize();
     expect(state.error?.code).toBe("unknown_error");
     expect(state.error?.receivedCode).toBeUndefined();
+  });
+
+  it.each([
+    ["no transaction at all", () => undefined],
+    ["another transaction", (t: Tab) => t.store.set(TRANSACTIONS_KEY, JSON.stringify({ other: { verifier: "x", expiresAt: 2e6 } }))],
+  ])("refuses an sso_error with %s like a stray code", async (_name, arrange) => {
+    const t = tab();
+    t.location.href = `${SPA}?sso_tx=tx&sso_error=access_denied`;
+    arrange(t);
+    const state = await t.client.initialize();
+    expect(t.fetch).not.toHaveBeenCalled();
+    expect(state).toMatchObject({ status: "signed_out", error: { code: "no_sign_in_in_progress" } });
+    expect(t.location.href).toBe(SPA);
   });
 });
 
@@ -256,13 +282,52 @@ describe("the user a refresh answers", () => {
   });
 
   it("cookie mode with onUserChange sign_out: signs out here and hands out no token", async () => {
-    const t = await signedInTab(undefined, { cookieMode: true, extra: { onUserChange: "sign_out" } });
+    const shared = browser();
+    const t = await signedInTab(shared, { cookieMode: true, extra: { onUserChange: "sign_out" } });
     t.advance(290);
     t.route("token/refresh/", tokens(2, GRACE, 300, false));
     await expect(t.client.getAccessToken()).rejects.toMatchObject({ code: "not_authenticated" });
     expect(t.client.getSnapshot()).toMatchObject({ status: "signed_out", reason: "user_changed" });
     expect(t.seen).toEqual(["signedOut user_changed"]);
     expect(t.count("logout/")).toBe(0); // the session in the cookie is the other tab's
+    expect(await t.client.getAccessToken()).toBeNull();
+  });
+
+  it("onUserChange sign_out keeps the cookie-session note: a reload shows the other tab's user", async () => {
+    const shared = browser();
+    const t = await signedInTab(shared, { cookieMode: true, extra: { onUserChange: "sign_out" } });
+    t.advance(290);
+    t.route("token/refresh/", tokens(2, GRACE, 300, false));
+    await t.client.getAccessToken().catch(() => undefined);
+    expect(t.client.getSnapshot()).toMatchObject({ status: "signed_out", reason: "user_changed" });
+    expect(shared.localStorage.get(HINT)).toBe("1");
+    const reloaded = tab(shared, { cookieMode: true, extra: { onUserChange: "sign_out" } });
+    reloaded.route("token/refresh/", tokens(3, GRACE, 300, false));
+    expect(await reloaded.client.initialize()).toMatchObject({ status: "signed_in", user: GRACE });
+  });
+
+  it.each([
+    ["names no user", tokens(2, null)],
+    ["names a malformed user", { body: { ...tokens(2).body as object, user: { id: null } } }],
+  ])("a refresh that %s is refused, and its tokens never reach memory", async (_name, answer) => {
+    const t = await signedInTab();
+    t.advance(290);
+    t.route("token/refresh/", answer);
+    await expect(t.client.getAccessToken()).rejects.toMatchObject({ code: "invalid_response" });
+    // Had the tokens been kept, access-2 (fresh) would be handed out now without asking.
+    await expect(t.client.getAccessToken()).rejects.toMatchObject({ code: "invalid_response" });
+    expect(t.count("token/refresh/")).toBe(2);
+    expect(t.client.getSnapshot()).toMatchObject({ status: "signed_in", user: ADA });
+  });
+
+  it("cookie mode: a refresh naming no user while signed in does not slip another user in", async () => {
+    const t = await signedInTab(undefined, { cookieMode: true });
+    t.advance(290);
+    t.route("token/refresh/", tokens(2, null, 300, false));
+    t.route("me/", { body: GRACE });
+    await expect(t.client.getAccessToken()).rejects.toMatchObject({ code: "invalid_response" });
+    expect(t.count("me/")).toBe(0);
+    expect(t.client.user).toEqual(ADA);
   });
 });
 
@@ -323,9 +388,13 @@ describe("tokens and authorizedFetch", () => {
     const t = await signedInTab(undefined, { extra: { authorizedOrigins: [API, "https://files.example"] } });
     t.route("https://files.example/x", { status: 401 });
     t.route("token/refresh/", tokens(2));
-    // A configured origin is trusted with the token; its 401 does lead to one refresh.
-    await t.client.authorizedFetch("https://files.example/x");
-    expect(t.count("token/refresh/")).toBe(1);
+    // A configured origin is trusted with the token, but only the API speaks for the
+    // session: the other origin's 401 goes back to the caller, nothing is rotated.
+    const response = await t.client.authorizedFetch("https://files.example/x");
+    expect(response.status).toBe(401);
+    expect(t.count("https://files.example/x")).toBe(1);
+    expect(t.count("token/refresh/")).toBe(0);
+    expect(await t.client.getAccessToken()).toBe("access-1");
     t.calls.length = 0;
     // Any other origin's call never happens, so its 401 can rotate nothing.
     await expect(t.client.authorizedFetch("https://other.example/x")).rejects.toMatchObject({
@@ -395,7 +464,8 @@ describe("signOut", () => {
   it("signs out at once even while a refresh hangs, and never restores the session", async () => {
     const t = await signedInTab();
     t.advance(290);
-    t.route("token/refresh/", () => new Promise<never>(() => undefined));
+    let answerRefresh: () => void = () => undefined;
+    t.route("token/refresh/", () => new Promise((resolve) => (answerRefresh = () => resolve(tokens(2)))));
     t.route("logout/", { body: { logout_url: null } });
     const pending = t.client.getAccessToken();
     await flush();
@@ -403,8 +473,14 @@ describe("signOut", () => {
     expect(t.client.getSnapshot().status).toBe("signed_out"); // before any answer
     await signingOut;
     expect(t.calls.find((call) => call.path === "logout/")?.body).toEqual({ refresh: "refresh-1" });
-    void pending.catch(() => undefined);
+    // The refresh answers only now, with good tokens: they are thrown away.
+    answerRefresh();
+    await expect(pending).rejects.toBeInstanceOf(SsoError);
+    await flush();
     expect(t.client.user).toBeNull();
+    expect(t.client.getSnapshot().status).toBe("signed_out");
+    expect(await t.client.getAccessToken()).toBeNull();
+    expect(t.seen).toEqual(["signedOut signed_out"]);
   });
 
   it("is not stopped by a listener that throws", async () => {
@@ -458,6 +534,125 @@ describe("signOut", () => {
     expect(await later.client.initialize()).toMatchObject({ status: "signed_out" });
     expect(later.count("token/refresh/")).toBe(0);
     expect(shared.localStorage.has(PENDING_LOGOUT)).toBe(false);
+  });
+
+  it("cookie mode: an owed sign-out that still fails never ends the next sign-in on reload", async () => {
+    const shared = browser();
+    const t = await signedInTab(shared, { cookieMode: true, timeoutMs: 30 });
+    t.route("logout/", { status: 503, body: { detail: "x", code: "database_unavailable" } });
+    await expect(t.client.signOut()).rejects.toMatchObject({ code: "sign_out_incomplete" });
+    expect(shared.localStorage.get(PENDING_LOGOUT)).toBe("1");
+
+    // The user signs in again while the API still fails logout/: token/ works.
+    const back = tab(shared, { cookieMode: true });
+    comingBack(back, "sso_code=code-2");
+    back.route("logout/", { status: 503, body: { detail: "x", code: "database_unavailable" } });
+    back.route("token/", tokens(2, ADA, 300, false));
+    expect(await back.client.initialize()).toMatchObject({ status: "signed_in", user: ADA });
+    expect(shared.localStorage.has(PENDING_LOGOUT)).toBe(false);
+
+    // The reload resumes the new session; it sends no logout/ for it.
+    const reloaded = tab(shared, { cookieMode: true });
+    reloaded.route("token/refresh/", tokens(3, ADA, 300, false));
+    expect(await reloaded.client.initialize()).toMatchObject({ status: "signed_in", user: ADA });
+    expect(reloaded.count("logout/")).toBe(0);
+  });
+
+  it("cookie mode without hint storage: the owed sign-out is kept in the tab's storage", async () => {
+    const shared = browser();
+    const t = await signedInTab(shared, { cookieMode: true, timeoutMs: 30, extra: { sessionHintStorage: null } });
+    t.route("logout/", { status: 503, body: { detail: "x", code: "database_unavailable" } });
+    await expect(t.client.signOut()).rejects.toMatchObject({ code: "sign_out_incomplete" });
+    expect(t.store.get(PENDING_LOGOUT)).toBe("1");
+
+    // The reload of this tab (same sessionStorage) sends it before anything else.
+    const reloaded = tab(shared, { cookieMode: true, extra: { sessionHintStorage: null } });
+    reloaded.store.set(PENDING_LOGOUT, "1");
+    reloaded.route("logout/", { body: { logout_url: null } });
+    reloaded.route("token/refresh/", { status: 401, body: { detail: "x", code: "invalid_refresh_token" } });
+    expect(await reloaded.client.initialize()).toMatchObject({ status: "signed_out" });
+    expect(reloaded.calls[0]?.path).toBe("logout/");
+    expect(reloaded.store.has(PENDING_LOGOUT)).toBe(false);
+  });
+
+  it("forgets a Retry-After wait of the session it ends", async () => {
+    const t = await signedInTab();
+    t.advance(290);
+    t.route("token/refresh/", { status: 503, headers: { "Retry-After": "600" }, body: { detail: "x", code: "database_unavailable" } });
+    expect(await t.client.getAccessToken()).toBe("access-1");
+    const blocked = t.client as unknown as { refreshBlockedUntil: number; refreshBlockedBy: unknown };
+    expect(blocked.refreshBlockedUntil).toBeGreaterThan(0);
+    t.route("logout/", { body: { logout_url: null } });
+    await t.client.signOut();
+    // Latent until the next session: it must start with no wait inherited.
+    expect(blocked.refreshBlockedUntil).toBe(0);
+    expect(blocked.refreshBlockedBy).toBeNull();
+  });
+});
+
+describe("signOutEverywhere", () => {
+  it("signs out here before the request, sends the token it took, and ends every session", async () => {
+    const shared = browser();
+    const t = await signedInTab(shared, { cookieMode: true });
+    const other = tab(shared, { cookieMode: true });
+    other.route("token/refresh/", tokens(2, ADA, 300, false));
+    await other.client.initialize();
+    let statusDuringRequest = "";
+    t.route("logout/all/", () => {
+      statusDuringRequest = t.client.getSnapshot().status;
+      return { body: { ended: 3 } };
+    });
+    expect(await t.client.signOutEverywhere()).toBe(3);
+    expect(statusDuringRequest).toBe("signed_out");
+    expect(bearer(t.calls[0])).toBe("Bearer access-1");
+    expect(t.calls[0]?.init.credentials).toBe("include");
+    expect(shared.localStorage.has(PENDING_LOGOUT)).toBe(false);
+    await flush();
+    expect(other.client.getSnapshot()).toMatchObject({ status: "signed_out", reason: "other_tab" });
+  });
+
+  it("cookie mode: a failure leaves the sign-out owed, and the next load sends a plain logout/", async () => {
+    const shared = browser();
+    const t = await signedInTab(shared, { cookieMode: true });
+    t.route("logout/all/", { status: 503, body: { detail: "x", code: "database_unavailable" } });
+    const ending = t.client.signOutEverywhere();
+    expect(t.client.getSnapshot().status).toBe("signed_out"); // at once
+    await expect(ending).rejects.toMatchObject({ code: "sign_out_incomplete", retryable: true });
+    expect(shared.localStorage.get(PENDING_LOGOUT)).toBe("1");
+    expect(shared.localStorage.has(HINT)).toBe(false);
+
+    const later = tab(shared, { cookieMode: true });
+    later.route("logout/", { body: { logout_url: null } });
+    expect(await later.client.initialize()).toMatchObject({ status: "signed_out" });
+    expect(later.calls.map((call) => call.path)).toEqual(["logout/"]);
+    expect(bearer(later.calls[0])).toBeNull();
+    expect(shared.localStorage.has(PENDING_LOGOUT)).toBe(false);
+  });
+
+  it("never hangs: a request that never answers ends with the timeout, signed out already", async () => {
+    const shared = browser();
+    const t = await signedInTab(shared, { cookieMode: true, timeoutMs: 30 });
+    t.route("logout/all/", () => new Promise<never>(() => undefined));
+    const ending = t.client.signOutEverywhere();
+    expect(t.client.getSnapshot().status).toBe("signed_out");
+    await expect(ending).rejects.toMatchObject({ code: "sign_out_incomplete" });
+    expect(shared.localStorage.get(PENDING_LOGOUT)).toBe("1");
+  });
+
+  it("body mode: a failure still revokes this session's refresh token", async () => {
+    const t = await signedInTab();
+    t.route("logout/all/", { status: 503, body: { detail: "x", code: "database_unavailable" } });
+    t.route("logout/", { body: { logout_url: null } });
+    await expect(t.client.signOutEverywhere()).rejects.toMatchObject({ code: "sign_out_incomplete" });
+    expect(t.calls.find((call) => call.path === "logout/")?.body).toEqual({ refresh: "refresh-1" });
+    expect(t.client.getSnapshot().status).toBe("signed_out");
+  });
+
+  it("refuses when nobody is signed in, sending nothing", async () => {
+    const t = tab();
+    await t.client.initialize();
+    await expect(t.client.signOutEverywhere()).rejects.toMatchObject({ code: "not_authenticated" });
+    expect(t.fetch).not.toHaveBeenCalled();
   });
 });
 
@@ -619,6 +814,73 @@ describe("locks", () => {
     await expect(lock.run("l", 20, async () => "mine")).rejects.toBeInstanceOf(LockTimeoutError);
     map.set("l:lease", JSON.stringify({ owner: "closed tab", until: Date.now() - 1 }));
     expect(await lock.run("l", 20, async () => "mine")).toBe("mine");
+  });
+});
+
+describe("the browser fallbacks: no Web Locks, no BroadcastChannel", () => {
+  it("two tabs sign in and out through the storage channel and the storage lease", async () => {
+    const shared = browser();
+    const listeners = new Map<string, Set<(event: StorageEvent) => void>>();
+    /** The origin's localStorage as tab `name` sees it: a write fires events in the others. */
+    const localStorageOf = (name: string) => ({
+      getItem: (key: string) => shared.localStorage.get(key) ?? null,
+      setItem(key: string, value: string) {
+        shared.localStorage.set(key, value);
+        for (const [other, handlers] of listeners) {
+          if (other === name) continue;
+          for (const handler of handlers) {
+            setTimeout(() => handler({ key, newValue: value } as StorageEvent));
+          }
+        }
+      },
+      removeItem: (key: string) => void shared.localStorage.delete(key),
+    });
+    const openTab = (name: string) => {
+      const handlers = new Set<(event: StorageEvent) => void>();
+      listeners.set(name, handlers);
+      const local = localStorageOf(name);
+      vi.stubGlobal("localStorage", local);
+      vi.stubGlobal("addEventListener", (_type: string, handler: (event: StorageEvent) => void) =>
+        handlers.add(handler),
+      );
+      vi.stubGlobal("removeEventListener", (_type: string, handler: (event: StorageEvent) => void) =>
+        handlers.delete(handler),
+      );
+      return tab(shared, { cookieMode: true, defaultCrossTab: true, extra: { sessionHintStorage: local } });
+    };
+    vi.stubGlobal("BroadcastChannel", undefined);
+    try {
+      const a = openTab("a");
+      const b = openTab("b");
+      await b.client.initialize();
+      expect(b.client.getSnapshot().status).toBe("signed_out");
+
+      comingBack(a, "sso_code=code-1");
+      let lease: { until: number } | null = null;
+      a.route("token/", () => {
+        lease = JSON.parse(shared.localStorage.get("sso-client:refresh:lease") ?? "null") as { until: number } | null;
+        return tokens(1, ADA, 300, false);
+      });
+      b.route("token/refresh/", tokens(2, ADA, 300, false));
+      await a.client.initialize();
+      // The sign-in ran under the storage lease, long enough for its two requests.
+      expect(lease).toEqual(expect.objectContaining({ until: shared.clock.now + 2 * 15_000 + 1_000 }));
+      await vi.waitFor(() => expect(b.client.getSnapshot()).toMatchObject({ status: "signed_in", user: ADA }));
+      expect(b.seen).toEqual(["signedIn ada"]);
+
+      a.route("logout/", { body: { logout_url: null } });
+      await a.client.signOut();
+      await vi.waitFor(() =>
+        expect(b.client.getSnapshot()).toMatchObject({ status: "signed_out", reason: "other_tab" }),
+      );
+      expect(b.count("logout/")).toBe(0);
+      // Nothing left behind: no lease, no message, no note.
+      expect([...shared.localStorage.keys()]).toEqual([]);
+      a.client.dispose();
+      b.client.dispose();
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });
 

@@ -201,6 +201,7 @@ export class SsoClient {
   private readonly timeoutMs: number;
   private readonly lockTimeoutMs: number;
   private readonly allowedOrigins: ReadonlySet<string>;
+  private readonly apiOrigin: string;
   private readonly options: SsoClientOptions;
   private readonly now: () => number;
   private readonly channel: CrossTabChannel | null;
@@ -228,6 +229,7 @@ export class SsoClient {
     const base = options.apiBase.endsWith("/") ? options.apiBase : `${options.apiBase}/`;
     const apiUrl = new URL(base, options.location?.href ?? globalThis.location?.href);
     this.apiBase = apiUrl.href;
+    this.apiOrigin = apiUrl.origin;
     this.cookieMode = options.cookieMode ?? false;
     this.marginMs = Math.max(0, options.refreshMarginSeconds ?? 30) * 1000;
     this.timeoutMs = Math.max(1, options.requestTimeoutMs ?? 15_000);
@@ -372,7 +374,16 @@ export class SsoClient {
     const clean = withoutCallbackParams(url.href);
     history.replaceState(history.state ?? null, "", clean.pathname + clean.search + clean.hash);
 
+    // Read before the transaction is taken: when the API lost the flow (expired, unknown
+    // state) it sends the error to MICROSOFT_SSO_LOGIN_FAILED_URL, without our `sso_tx`.
+    const signInPending = Object.keys(this.withoutExpired(this.readTransactions())).length > 0;
     const transaction = this.takeTransaction(transactionId);
+    // An error this tab did not start a sign-in for is refused like a stray code: anyone
+    // can link to the app with `sso_error`, and it must not pose as this tab's failure.
+    // It is this tab's when it names one of its transactions or, naming none, when a
+    // sign-in of this tab is in progress.
+    const errorIsOurs = transactionId === null ? signInPending : transaction !== "missing";
+    if (error !== null && !errorIsOurs) throw new SsoError("no_sign_in_in_progress");
     if (error !== null) {
       const description = url.searchParams.get("sso_error_description");
       // sso_error_description is whatever the address bar says: logs only, never shown.
@@ -395,12 +406,18 @@ export class SsoClient {
       if (this.cookieMode && this.hint(PENDING_LOGOUT_KEY)) {
         await this.sendLogout(null).catch(() => undefined);
       }
-      return this.post("token/", { sso_code: code, code_verifier: verifier });
+      const redeemed = await this.post("token/", { sso_code: code, code_verifier: verifier });
+      // The cookie the owed sign-out was for is replaced now: sending it at the next load
+      // would end the session that just began.
+      this.noteHint(PENDING_LOGOUT_KEY, false);
+      return redeemed;
     });
     const session = this.toSession(answer);
     const user = toUser(isRecord(answer) ? (answer as Partial<TokenAnswer>).user : undefined);
     if (generation !== this.generation) return;
     this.session = session;
+    this.refreshBlockedUntil = 0;
+    this.refreshBlockedBy = null;
     this.noteHint(COOKIE_SESSION_HINT_KEY, true);
     this.acceptUser(user);
     this.channel?.post({ type: "signed_in", userId: user.id });
@@ -479,19 +496,66 @@ export class SsoClient {
 
   /**
    * Signs the user out on every device (`POST /logout/all/`): every session ends, this one
-   * included. The client is signed out here (and in every tab) whatever the answer.
+   * included. With the same guarantees as {@link SsoClient.signOut}: the client is signed
+   * out here (and in every tab) at once, before the request, which has a timeout.
+   *
+   * When the API cannot be told: in cookie mode the sign-out of this browser's cookie is
+   * owed and sent (as a plain `logout/`, the access token being gone) at the next page
+   * load; in body mode this session's refresh token is revoked at once (`logout/`). The
+   * other devices stay signed in until the user tries again.
    *
    * @returns how many sessions the API ended.
-   * @throws SsoError when the API could not end them; the local sign-out has happened.
+   * @throws SsoError `not_authenticated` when nobody is signed in; `sign_out_incomplete`
+   *   when the API could not end the sessions (the local sign-out has happened anyway).
    */
   async signOutEverywhere(): Promise<number> {
+    // A token that still works is taken as it is, so the sign-out here happens at once;
+    // only an expired one waits for a refresh first.
+    const held = this.session;
+    let access: string | null = held && this.now() < held.expiresAt ? held.access : null;
+    let failure: unknown = null;
+    if (access === null) {
+      try {
+        access = await this.getAccessToken();
+      } catch (error) {
+        failure = error; // Signed out here all the same; the sessions stay for the next try.
+      }
+    }
+    if (access === null && failure === null) throw new SsoError("not_authenticated");
+    const refresh = this.session?.refresh ?? null;
+    // Noted before anything else: if this page dies mid-request, the next load ends the
+    // session in the cookie.
+    if (this.cookieMode) this.noteHint(PENDING_LOGOUT_KEY, true);
+    this.signOutHere("signed_out", true);
     try {
-      const answer = await this.callAsUser("POST", "logout/all/");
+      if (access === null) throw failure;
+      const answer = await this.endAllSessions(access);
+      if (this.cookieMode) this.noteHint(PENDING_LOGOUT_KEY, false);
       const ended = isRecord(answer) ? (answer as Partial<LogoutAllAnswer>).ended : undefined;
       return typeof ended === "number" ? ended : 0;
-    } finally {
-      if (this.state.status === "signed_in" || this.session) this.signOutHere("signed_out", true);
+    } catch (error) {
+      // Body mode has no next load to finish it: end at least this session now.
+      if (!this.cookieMode && refresh !== null) await this.sendLogout(refresh).catch(() => null);
+      throw asSsoError(error, "sign_out_incomplete");
     }
+  }
+
+  /** `POST /logout/all/` with `access`, which the client no longer holds. */
+  private async endAllSessions(access: string): Promise<unknown> {
+    const init: RequestInit = {
+      method: "POST",
+      headers: { Accept: "application/json" },
+      cache: "no-store",
+      // A cross-origin Set-Cookie (the answer clearing the cookie) needs credentials.
+      credentials: this.cookieMode ? "include" : "omit",
+    };
+    const [response, answer] = await this.fetch(
+      `${this.apiBase}logout/all/`,
+      { ...init, headers: bearerHeaders(init.headers, access) },
+      async (r) => [r, await readJson(r)] as const,
+    );
+    if (!response.ok) throw errorFrom(response, answer);
+    return answer;
   }
 
   // --- tokens --------------------------------------------------------------------------
@@ -526,8 +590,9 @@ export class SsoClient {
 
   /**
    * `fetch` with `Authorization: Bearer <access>`, for the configured origins only
-   * (`authorizedOrigins`, the API's by default). On a 401 it refreshes once and retries
-   * once; a second 401 is returned as is. Pass bodies that can be sent twice.
+   * (`authorizedOrigins`, the API's by default). On a 401 from the API's origin it
+   * refreshes once and retries once; a second 401, or a 401 from any other origin, is
+   * returned as is. Pass bodies that can be sent twice.
    *
    * @throws SsoError `untrusted_origin` for any other origin (nothing is sent),
    *   `not_authenticated` when nobody is signed in, `timeout`, or a refresh failure.
@@ -540,7 +605,9 @@ export class SsoClient {
     const token = await this.getAccessToken();
     if (token === null) throw new SsoError("not_authenticated");
     const response = await this.send(url.href, init, token);
-    if (response.status !== 401) return response;
+    // Only the API speaks for the session: another origin's 401 (its own rules, or a
+    // mistake) must not rotate the refresh token, and goes back to the caller as is.
+    if (response.status !== 401 || url.origin !== this.apiOrigin) return response;
 
     // Another caller may already have replaced the token this request used.
     let retryToken = this.session && this.session.access !== token ? this.session.access : null;
@@ -616,14 +683,26 @@ export class SsoClient {
         });
         if (generation !== this.generation) throw new SsoError("session_revoked");
         const session = this.toSession(answer);
+        // The user is checked before the tokens are kept: tokens that answer a malformed,
+        // missing or refused user never reach memory.
         const rawUser = isRecord(answer) ? (answer as Partial<RefreshAnswer>).user : undefined;
+        const user = rawUser === undefined ? null : toUser(rawUser);
+        if (user === null && this.state.status !== "initializing") {
+          // The API always names the user (docs/api.md, "Refresh"); only the page load's
+          // restore may ask /me/ instead, as nobody is shown yet. In body mode the refresh
+          // token in memory is spent now: its next use ends the session (reuse detection).
+          throw new SsoError("invalid_response", { detail: "token/refresh/ named no user" });
+        }
+        if (user !== null && this.refusesUser(user)) {
+          // Sign out here only: the session now in the cookie is the other tab's to end.
+          this.signOutHere("user_changed", false);
+          throw new SsoError("not_authenticated");
+        }
         this.session = session;
         this.refreshBlockedUntil = 0;
         this.refreshBlockedBy = null;
         this.noteHint(COOKIE_SESSION_HINT_KEY, true);
-        if (rawUser !== undefined) this.acceptUser(toUser(rawUser));
-        // The rule for another user may have signed this tab out: their token is not ours.
-        if (generation !== this.generation) throw new SsoError("not_authenticated");
+        if (user !== null) this.acceptUser(user);
         return session;
       } catch (caught) {
         const error = asSsoError(caught);
@@ -669,8 +748,21 @@ export class SsoClient {
     const locks = (globalThis.navigator as Navigator | undefined)?.locks;
     if (locks) return webLock(locks);
     const shared = this.sessionHints();
-    // A lease outlives the longest request, so a tab that dies holding it frees it soon.
-    return shared ? storageLock(shared, { leaseMs: this.timeoutMs + 1_000, now: this.now }) : null;
+    // The lease outlives the longest task it guards (a sign-in: the owed logout/, then
+    // token/, each up to the request timeout), so no other tab takes it mid-task; and a
+    // tab that dies holding it frees it soon.
+    const leaseMs = 2 * this.timeoutMs + 1_000;
+    return shared ? storageLock(shared, { leaseMs, now: this.now }) : null;
+  }
+
+  /**
+   * Whether `user`, named by an API answer, is someone else than the signed-in user whom
+   * the rule (`onUserChange`; body mode always) says not to switch to.
+   */
+  private refusesUser(user: SsoUser): boolean {
+    const current = this.state;
+    if (current.status !== "signed_in" || sameIdentity(current.user, user)) return false;
+    return !(this.cookieMode && (this.options.onUserChange ?? "switch") === "switch");
   }
 
   /** Takes the user an API answer names, by the documented rule when it is someone else. */
@@ -687,13 +779,13 @@ export class SsoClient {
       }
       return;
     }
-    if (this.cookieMode && (this.options.onUserChange ?? "switch") === "switch") {
-      this.setState({ status: "signed_in", user, error: null });
-      this.emit("userChanged", { previous: current.user, user });
+    if (this.refusesUser(user)) {
+      // Sign out here only: the session now in the cookie is the other tab's to end.
+      this.signOutHere("user_changed", false);
       return;
     }
-    // Sign out here only: the session now in the cookie is the other tab's to end.
-    this.signOutHere("user_changed", false);
+    this.setState({ status: "signed_in", user, error: null });
+    this.emit("userChanged", { previous: current.user, user });
   }
 
   /** What another tab said. */
@@ -733,7 +825,9 @@ export class SsoClient {
   /** Forgets the session in this tab and says so; `tell` also tells the other tabs. */
   private signOutHere(reason: SignOutReason, tell: boolean): void {
     this.dropTokens();
-    this.noteHint(COOKIE_SESSION_HINT_KEY, false);
+    // Another user signed in elsewhere: the cookie holds their live session, so the note
+    // stays and the next page load resumes it.
+    if (reason !== "user_changed") this.noteHint(COOKIE_SESSION_HINT_KEY, false);
     // Finding no session while the page loads is no event: nobody saw one.
     const wasSignedIn = this.state.status === "signed_in" || this.state.status === "error";
     this.setState({ status: "signed_out", user: null, error: null, reason });
@@ -747,6 +841,9 @@ export class SsoClient {
     this.generation += 1;
     this.session = null;
     this.refreshing = null;
+    // A wait the API asked of the old session is no reason to hold back the next one.
+    this.refreshBlockedUntil = 0;
+    this.refreshBlockedBy = null;
   }
 
   private enterError(error: SsoError): SsoState {
@@ -782,9 +879,7 @@ export class SsoClient {
   }
 
   private send(url: string, init: RequestInit, token: string): Promise<Response> {
-    const headers = new Headers(init.headers);
-    headers.set("Authorization", `Bearer ${token}`);
-    return this.fetch(url, { ...init, headers });
+    return this.fetch(url, { ...init, headers: bearerHeaders(init.headers, token) });
   }
 
   /** POSTs JSON to the API; resolves the parsed body or rejects with an SsoError. */
@@ -934,7 +1029,7 @@ export class SsoClient {
   }
 
   private hint(key: string): boolean {
-    const hints = this.sessionHints();
+    const hints = this.notesFor(key);
     if (!hints) return false;
     try {
       return hints.getItem(key) !== null;
@@ -944,13 +1039,27 @@ export class SsoClient {
   }
 
   private noteHint(key: string, present: boolean): void {
-    const hints = this.cookieMode ? this.sessionHints() : null;
+    const hints = this.cookieMode ? this.notesFor(key) : null;
     if (!hints) return;
     try {
       if (present) hints.setItem(key, "1");
       else hints.removeItem(key);
     } catch {
       // Storage full or refused: the next page load asks the API, as without hints.
+    }
+  }
+
+  /**
+   * Where the note `key` lives. Without hint storage (`sessionHintStorage: null`) the owed
+   * sign-out still needs a place: this tab's `storage`, so at least its next load sends it.
+   */
+  private notesFor(key: string): SsoStorage | null {
+    const hints = this.sessionHints();
+    if (hints || key !== PENDING_LOGOUT_KEY) return hints;
+    try {
+      return this.options.storage ?? globalThis.sessionStorage ?? null;
+    } catch {
+      return null; // Reading sessionStorage throws where the browser blocks storage.
     }
   }
 
@@ -977,6 +1086,12 @@ export class SsoClient {
 }
 
 // --- helpers -------------------------------------------------------------------------------
+
+function bearerHeaders(headers: HeadersInit | undefined, token: string): Headers {
+  const withToken = new Headers(headers);
+  withToken.set("Authorization", `Bearer ${token}`);
+  return withToken;
+}
 
 function required<T>(value: T | undefined | null, name: string): T {
   if (value === undefined || value === null) {

@@ -128,6 +128,8 @@ export function tab(
     cookieMode?: boolean;
     margin?: number;
     timeoutMs?: number;
+    /** Leave out the bus and the lock: the client picks its own, as in a browser. */
+    defaultCrossTab?: boolean;
     extra?: Partial<SsoClientOptions>;
   } = {},
 ) {
@@ -170,8 +172,7 @@ export function tab(
     fetch: fetchImpl as unknown as typeof fetch,
     storage: mapStorage(store),
     sessionHintStorage: mapStorage(shared.localStorage),
-    crossTab: shared.bus.channel(),
-    lock: shared.lock,
+    ...(options.defaultCrossTab ? {} : { crossTab: shared.bus.channel(), lock: shared.lock }),
     location,
     history,
     now: () => shared.clock.now,
