@@ -362,15 +362,9 @@ def sign_in(
     return time.perf_counter() - started_at, dict(tokens.json())
 
 
-def signed_in_up_to_the_callback(
-    api: Api, session: requests.Session, user: str, ca_bundle: str
-) -> tuple[str, Pkce]:
-    """/start/, the identity platform, the callback: the sso_code and the PKCE pair.
-
-    Raises :class:`SignInFailed` as :func:`sign_in` does.
-    """
-    pkce = Pkce.new()
-    started = session.post(
+def start(api: Api, session: requests.Session, pkce: Pkce) -> requests.Response:
+    """POST /start/ as the SPA does, bound to ``pkce``'s challenge."""
+    return session.post(
         api.url + "/api/sso/start/",
         json={
             "next": "https://spa.example.com/",
@@ -379,6 +373,17 @@ def signed_in_up_to_the_callback(
         },
         timeout=30,
     )
+
+
+def signed_in_up_to_the_callback(
+    api: Api, session: requests.Session, user: str, ca_bundle: str
+) -> tuple[str, Pkce]:
+    """/start/, the identity platform, the callback: the sso_code and the PKCE pair.
+
+    Raises :class:`SignInFailed` as :func:`sign_in` does.
+    """
+    pkce = Pkce.new()
+    started = start(api, session, pkce)
     if started.status_code != 200:
         raise _refusal("/start/", started)
     try:
@@ -415,17 +420,7 @@ def held_bytes(api: Api, cache: redis.Redis, user: str, ca: str) -> dict[str, in
         set(cache.scan_iter(match=handoffs)),
     )
     session = _session()
-    pkce = Pkce.new()
-    started = session.post(
-        api.url + "/api/sso/start/",
-        json={
-            "next": "https://spa.example.com/",
-            "code_challenge": pkce.challenge,
-            "code_challenge_method": "S256",
-        },
-        timeout=30,
-    )
-    started.raise_for_status()
+    start(api, session, Pkce.new()).raise_for_status()
     (flow_key,) = _new_keys(cache, flows, flows_before)
     flow_bytes = int(cache.memory_usage(flow_key) or 0)
     signed_in_up_to_the_callback(api, session, user, ca)

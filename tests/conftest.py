@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sso_api import audit
 from sso_api.testing import FakeApp, FakeIdentityPlatform, FakeTenant, FakeUser
 from sso_api.testing.certificates import ensure_certificates
 from sso_api.testing.client import SignInDriver
@@ -122,3 +123,16 @@ def exposed_api(entra_app: FakeApp, identity_platform: FakeIdentityPlatform, sso
 def mobile_app(identity_platform: FakeIdentityPlatform) -> FakeApp:
     """A public client (a mobile app with MSAL) calling the API."""
     return identity_platform.register_app(redirect_uris=["myapp://auth"], public_client=True)
+
+
+@pytest.fixture
+def ended() -> Iterator[list[dict[str, Any]]]:
+    """The ``session_revoked`` audit events sent during the test."""
+    received: list[dict[str, Any]] = []
+
+    def receiver(sender: str, **fields: Any) -> None:
+        received.append(fields)
+
+    audit.session_revoked.connect(receiver, weak=False)
+    yield received
+    audit.session_revoked.disconnect(receiver)

@@ -5,7 +5,6 @@ the "End all sessions" button. Every ending is audited as the administrator's do
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from sso_api import audit
 from sso_api.admin import SSOUserAdminMixin, add_sso_to_user_admin
 from sso_api.models import MicrosoftIdentity, RefreshSession, RevocationReason
 from sso_api.testing import FakeUser
@@ -74,19 +72,6 @@ def staff_client(username: str, *codenames: str) -> tuple[Client, Any]:
     client = Client()
     client.force_login(member)
     return client, member
-
-
-@pytest.fixture
-def ended() -> Iterator[list[dict[str, Any]]]:
-    """The ``session_revoked`` audit events sent during the test."""
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: str, **fields: Any) -> None:
-        received.append(fields)
-
-    audit.session_revoked.connect(receiver, weak=False)
-    yield received
-    audit.session_revoked.disconnect(receiver)
 
 
 # --- Microsoft identities ----------------------------------------------------------------

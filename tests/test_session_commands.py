@@ -9,7 +9,7 @@ import re
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import timedelta
 from io import StringIO
@@ -24,7 +24,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from sso_api import audit
 from sso_api.models import MicrosoftIdentity, RefreshSession, RevocationReason
 from sso_api.testing import FakeUser
 from sso_api.testing.client import SignInDriver
@@ -47,19 +46,6 @@ def run(*args: str, **options: Any) -> str:
     out = StringIO()
     call_command(*args, stdout=out, stderr=out, **options)
     return out.getvalue()
-
-
-@pytest.fixture
-def ended() -> Iterator[list[dict[str, Any]]]:
-    """The ``session_revoked`` audit events sent during the test."""
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: str, **fields: Any) -> None:
-        received.append(fields)
-
-    audit.session_revoked.connect(receiver, weak=False)
-    yield received
-    audit.session_revoked.disconnect(receiver)
 
 
 def account(username: str, email: str, tenant_id: str, object_id: str) -> MicrosoftIdentity:

@@ -4,7 +4,6 @@ ends them (deactivation, deletion), each ending reported to the audit trail."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -42,19 +41,6 @@ def refresh(client: Client, token: str) -> Any:
     return client.post(
         "/api/sso/token/refresh/", {"refresh": token}, content_type="application/json"
     )
-
-
-@pytest.fixture
-def ended() -> Iterator[list[dict[str, Any]]]:
-    """The ``session_revoked`` audit events sent during the test."""
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: str, **fields: Any) -> None:
-        received.append(fields)
-
-    audit.session_revoked.connect(receiver, weak=False)
-    yield received
-    audit.session_revoked.disconnect(receiver)
 
 
 def test_the_list_shows_each_live_session_and_marks_the_callers(
