@@ -149,3 +149,11 @@ def test_the_built_site_fetches_no_fonts_and_nothing_from_another_site(tmp_path:
         # Stylesheets, scripts and images all come from the site itself.
         fetched = re.findall(r"<(?:link|script|img)\b[^>]*\b(?:href|src)=\"(https?:)?//", html)
         assert fetched == [], page
+
+
+def test_every_error_code_of_the_schema_is_explained_in_the_security_page() -> None:
+    from sso_api.schema import ERROR_CODE_CHOICES
+
+    page = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+
+    assert [code for code in ERROR_CODE_CHOICES if f"`{code}`" not in page] == []

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
 
 from sso_api.flows import SessionSummary
@@ -74,3 +75,27 @@ def test_a_list_of_sessions_renders_each_one_alike() -> None:
 def test_a_missing_required_value_is_an_error_not_a_short_body() -> None:
     with pytest.raises(KeyError):
         _ = UserSerializer({"id": "1"}).data
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        serializers.CharField(source="other"),
+        serializers.CharField(default="x"),
+        serializers.CharField(write_only=True),
+        serializers.SerializerMethodField(),
+    ],
+)
+def test_a_response_field_drf_would_render_differently_is_refused(field: Any) -> None:
+    class Odd(ResponseSerializer):
+        value = field
+
+    with pytest.raises(ImproperlyConfigured):
+        _ = Odd({"value": "v"}).data
+
+
+def test_a_missing_nullable_value_renders_null_as_drf_does() -> None:
+    class Nullable(ResponseSerializer):
+        value = serializers.CharField(allow_null=True)
+
+    assert Nullable({}).data == serializers.Serializer.to_representation(Nullable({}), {})
