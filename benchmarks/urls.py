@@ -8,9 +8,11 @@ turns the counters on. Without it (any other settings), ``/bench/counters/`` ans
 from __future__ import annotations
 
 import functools
+import hmac
 import os
 import pickle
 import re
+import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,8 +25,9 @@ from django.core.exceptions import MiddlewareNotUsed
 from django.db import DEFAULT_DB_ALIAS
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import include, path
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import IsAuthenticated
@@ -32,9 +35,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
+from rest_framework_simplejwt.tokens import RefreshToken
 
+from benchmarks.routes import FLOOR, FLOOR_CALLBACK_PATH
 from sso_api.authentication import EntraAccessTokenAuthentication
 from sso_api.conf import sso_settings
+from sso_api.entra.client import entra_client
+from sso_api.flows import s256
+from sso_api.models import MicrosoftIdentity, RefreshSession
 
 # A record of the size and shape /start/ stores for a flow.
 _FLOW_SIZED_RECORD = {
@@ -105,6 +113,104 @@ class EntraView(SimpleJWTView):
     """The same view, for an Entra access token issued for this API (an app using MSAL)."""
 
     authentication_classes = (EntraAccessTokenAuthentication,)
+
+
+# --- The floor under a sign-in: its unavoidable work, and nothing else -------------------
+#
+# The same three requests as a sign-in, on the same server, against the same identity
+# platform, doing only what no implementation on this stack can skip: msal's flow (state,
+# nonce, PKCE), the flow taken from the cache once, the code redeemed through msal over
+# HTTPS, the id_token's RS256 signature and claims checked, the account's identity and
+# user read and its last sign-in written, a hand-off code stored and taken, the PKCE
+# verifier checked, a session row inserted and a pair of simplejwt tokens signed. No
+# request validation, no sign-in rules, no roles, no audit, no error handling: a refusal
+# is a 400 or a 500, which the benchmark counts as a failed sign-in.
+
+_FLOOR_FLOW = "sso-bench:floor-flow:"
+_FLOOR_HANDOFF = "sso-bench:floor-handoff:"
+
+
+def _take_once(name: str, key: str) -> Any:
+    """The record under ``key`` if this caller's delete removed it (as OneTimeStore)."""
+    cache = caches[name]
+    record = cache.get(key)
+    return record if cache.delete(key) else None
+
+
+class FloorStart(Bare):
+    """``POST``: /start/'s unavoidable work, then the authorization URL as JSON."""
+
+    def post(self, request: Request) -> Response:
+        conf = sso_settings(request)
+        state = secrets.token_urlsafe(32)
+        authorization = entra_client(conf).initiate(
+            scopes=conf.scopes,
+            redirect_uri=request.build_absolute_uri(FLOOR_CALLBACK_PATH),
+            state=state,
+            response_mode=conf.response_mode,
+        )
+        body = cast(dict[str, str], request.data)
+        record = {"flow": authorization.flow, "challenge": body["code_challenge"]}
+        lifetime = int(conf.flow_lifetime.total_seconds())
+        caches[conf.callback_cache_name].set(_FLOOR_FLOW + state, record, lifetime)
+        return Response({"authorization_url": authorization.url})
+
+
+class FloorCallback(APIView):
+    """Microsoft's answer (GET or POST): the callback's unavoidable work, then a 302."""
+
+    authentication_classes = ()
+    permission_classes = ()
+
+    def get(self, request: Request) -> HttpResponse:
+        return self._complete(request.query_params)
+
+    def post(self, request: Request) -> HttpResponse:
+        return self._complete(request.POST)
+
+    def _complete(self, params: Any) -> HttpResponse:
+        conf = sso_settings(self.request)
+        state = params["state"]
+        record = _take_once(conf.callback_cache_name, _FLOOR_FLOW + state)
+        client = entra_client(conf)
+        claims = client.redeem(
+            record["flow"], {"code": params["code"], "state": state}, conf.scopes
+        ).claims
+        identity = MicrosoftIdentity.objects.select_related("user").get(
+            tenant_id=claims.tenant_id, object_id=claims.object_id
+        )
+        MicrosoftIdentity.objects.filter(pk=identity.pk).update(last_login_at=timezone.now())
+        code = secrets.token_urlsafe(32)
+        caches[conf.callback_cache_name].set(
+            _FLOOR_HANDOFF + code,
+            {"identity_id": identity.pk, "challenge": record["challenge"]},
+            60,
+        )
+        return HttpResponseRedirect(f"https://spa.example.com/?sso_code={code}")
+
+
+class FloorToken(Bare):
+    """``POST``: /token/'s unavoidable work, then the token pair as JSON."""
+
+    def post(self, request: Request) -> Response:
+        conf = sso_settings(request)
+        body = cast(dict[str, str], request.data)
+        record = _take_once(conf.callback_cache_name, _FLOOR_HANDOFF + body["sso_code"])
+        if not hmac.compare_digest(s256(body["code_verifier"]), record["challenge"]):
+            return Response(status=400)
+        identity = MicrosoftIdentity.objects.select_related("user").get(pk=record["identity_id"])
+        if not identity.user.is_active:
+            return Response(status=400)
+        session = RefreshSession.objects.create(
+            user=identity.user,
+            identity=identity,
+            current_jti=secrets.token_hex(16),
+            expires_at=timezone.now() + conf.session_lifetime,
+            scopes=conf.api_scope,
+        )
+        refresh = RefreshToken.for_user(identity.user)
+        refresh["jti"] = session.current_jti
+        return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
 
 
 # --- What the worker process does with its database --------------------------------------
@@ -244,6 +350,9 @@ urlpatterns: list[Any] = [
     path("bench/bare/", Bare.as_view()),
     path("bench/one-cache-write/", OneCacheWrite.as_view()),
     path("bench/one-redis-set/", OneRedisSet.as_view()),
+    path(FLOOR.start.lstrip("/"), FloorStart.as_view()),
+    path(FLOOR_CALLBACK_PATH.lstrip("/"), FloorCallback.as_view()),
+    path(FLOOR.redeem.lstrip("/"), FloorToken.as_view()),
     path("bench/simplejwt/", SimpleJWTView.as_view()),
     path("bench/entra/", EntraView.as_view()),
     path("bench/counters/", WorkerCountersView.as_view()),

@@ -35,6 +35,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -288,6 +289,65 @@ def needs_group_claims(conf: SSOSettings) -> bool:
     return any(is_object_id(key) for key in keys)
 
 
+@dataclass(frozen=True)
+class _GroupSync:
+    """What making a user's Entra-granted memberships match Entra must change, as read in
+    one statement by :func:`_plan_group_sync`. Group sets are of primary keys."""
+
+    missing: frozenset[str]  # groups wanted that do not exist yet (to create, then gain)
+    removed_by_hand: frozenset[int]  # recorded grants whose membership was removed since
+    gained: frozenset[int]  # groups wanted (and existing) that the user does not hold
+    lost: frozenset[int]  # recorded grants, still held, no longer wanted
+
+    def changes_nothing(self) -> bool:
+        return not (self.missing or self.removed_by_hand or self.gained or self.lost)
+
+
+def _plan_group_sync(user: Any, wanted_names: set[str]) -> _GroupSync:
+    """Read, in one statement, every group that is wanted by name or recorded as granted to
+    ``user``, each with whether the user holds it and whether it is granted; and say what
+    :func:`_sync_groups` must change. Other groups the user holds (given by hand) play no
+    part, so they are not read."""
+    memberships = user.groups  # the related manager: its through model and field names
+    held = memberships.through._default_manager.filter(**{memberships.source_field_name: user.pk})
+    granted = EntraGroupMembership.objects.filter(user_id=user.pk)
+    rows = (
+        Group.objects.filter(
+            # An empty name__in matches nothing and drops out of the OR.
+            Q(name__in=wanted_names) | Q(pk__in=granted.values("group_id"))
+        )
+        .annotate(
+            # Whether the database matches the name as get_or_create(name=...) would.
+            is_wanted=Q(name__in=wanted_names),
+            is_held=Exists(held.filter(**{memberships.target_field_name: OuterRef("pk")})),
+            is_granted=Exists(granted.filter(group_id=OuterRef("pk"))),
+        )
+        .order_by()
+        .values_list("pk", "name", "is_wanted", "is_held", "is_granted")
+    )
+    wanted: set[int] = set()
+    found: set[str] = set()
+    held_pks: set[int] = set()
+    granted_pks: set[int] = set()
+    for pk, name, is_wanted, is_held, is_granted in rows:
+        if is_wanted:
+            wanted.add(pk)
+            found.add(name)
+        if is_held:
+            held_pks.add(pk)
+        if is_granted:
+            granted_pks.add(pk)
+    # A grant whose membership someone removed since is no grant any more: it is forgotten,
+    # so that the same membership added again by hand later counts as given by hand.
+    removed_by_hand = granted_pks - held_pks
+    return _GroupSync(
+        missing=frozenset(wanted_names - found),
+        removed_by_hand=frozenset(removed_by_hand),
+        gained=frozenset(wanted - held_pks),
+        lost=frozenset(granted_pks - removed_by_hand - wanted),
+    )
+
+
 def _sync_groups(user: AbstractBaseUser, wanted_names: set[str]) -> None:
     """Make the Entra-granted memberships of ``user`` exactly ``wanted_names``.
 
@@ -295,37 +355,50 @@ def _sync_groups(user: AbstractBaseUser, wanted_names: set[str]) -> None:
     removes the recorded grants no longer wanted. A membership held without a record (given
     by hand) is left as it is, whether Entra grants it or not. Safe under concurrent sign-ins
     of one user: every insert ignores a row a racing transaction wrote first.
+
+    A returning user whose groups are already as wanted costs one statement and no lock.
     """
     if not hasattr(user, "groups"):
         return  # a user model without PermissionsMixin has no groups (check sso.E013)
+    plan = _plan_group_sync(user, wanted_names)
+    if plan.changes_nothing():
+        # Safe without the lock below: the plan was read in one statement, so from one
+        # consistent snapshot, and in that snapshot the memberships are already what this
+        # sign-in grants. Run serially at that moment, before any concurrent sign-in that
+        # commits after it, this sign-in would have written nothing either; so the outcome
+        # is one a serial order gives, and a concurrent sign-in that does change something
+        # still takes the lock and applies its own grant whole.
+        return
     # Two sign-ins of one user at once must not interleave their reads and writes, or the
-    # user could end with a mix neither granted: the user's row is locked until commit.
-    type(user)._default_manager.select_for_update().filter(pk=user.pk).first()
-    groups = {group.name: group for group in Group.objects.filter(name__in=wanted_names)}
-    for name in wanted_names - groups.keys():
-        groups[name], _ = Group.objects.get_or_create(name=name)
-    wanted = {group.pk for group in groups.values()}
-    held = set(user.groups.values_list("pk", flat=True))
-    granted = set(
-        EntraGroupMembership.objects.filter(user_id=user.pk).values_list("group_id", flat=True)
-    )
-    # A grant whose membership someone removed since is no grant any more: forget it, so
-    # that the same membership added again by hand later counts as given by hand.
-    removed_by_hand = granted - held
-    if removed_by_hand:
-        EntraGroupMembership.objects.filter(user_id=user.pk, group_id__in=removed_by_hand).delete()
-        granted -= removed_by_hand
-    gained = wanted - held
-    if gained:
-        user.groups.add(*gained)
+    # user could end with a mix neither granted: the user's row is locked until commit,
+    # and everything is read again under the lock, once the missing groups exist.
+    list(type(user)._default_manager.select_for_update().filter(pk=user.pk).values_list("pk"))
+    for name in plan.missing:
+        Group.objects.get_or_create(name=name)
+    plan = _plan_group_sync(user, wanted_names)
+    if plan.removed_by_hand:
+        EntraGroupMembership.objects.filter(
+            user_id=user.pk, group_id__in=plan.removed_by_hand
+        ).delete()
+    if plan.gained:
+        user.groups.add(*plan.gained)
         EntraGroupMembership.objects.bulk_create(
-            [EntraGroupMembership(user_id=user.pk, group_id=pk) for pk in gained],
+            [EntraGroupMembership(user_id=user.pk, group_id=pk) for pk in plan.gained],
             ignore_conflicts=True,
         )
-    lost = granted - wanted
-    if lost:
-        user.groups.remove(*lost)
-        EntraGroupMembership.objects.filter(user_id=user.pk, group_id__in=lost).delete()
+    if plan.lost:
+        user.groups.remove(*plan.lost)
+        EntraGroupMembership.objects.filter(user_id=user.pk, group_id__in=plan.lost).delete()
+
+
+def _identity_with_user(**unique_key: Any) -> MicrosoftIdentity | None:
+    """The identity found by a unique key (its pk, or ``(tenant_id, object_id)``), with its
+    user; None when there is none. ``get()``, not ``filter().first()``: a unique key needs
+    no ``ORDER BY``."""
+    try:
+        return MicrosoftIdentity.objects.select_related("user").get(**unique_key)
+    except MicrosoftIdentity.DoesNotExist:
+        return None
 
 
 def _bind_identity(
@@ -341,7 +414,7 @@ def _bind_identity(
     # Two attempts: the second sees whatever the racing winner committed (its identity,
     # or the username it took) and resolves accordingly.
     for attempt in range(2):
-        identity = MicrosoftIdentity.objects.select_related("user").filter(**lookup).first()
+        identity = _identity_with_user(**lookup)
         if identity is not None:
             return identity, False
         try:
@@ -419,11 +492,7 @@ def signed_in_identity(identity_id: object, user_id: object) -> MicrosoftIdentit
     Raises :class:`~sso_api.exceptions.UserInactive` when the identity or its user is gone,
     or the user was deactivated, since the callback.
     """
-    identity = (
-        MicrosoftIdentity.objects.select_related("user")
-        .filter(pk=str(identity_id), user_id=str(user_id))
-        .first()
-    )
+    identity = _identity_with_user(pk=str(identity_id), user_id=str(user_id))
     if identity is None or not identity.user.is_active:
         raise UserInactive("user gone or inactive since the callback")
     return identity
@@ -462,11 +531,7 @@ def user_for_access_token(
     cached = _users_of_accounts.get(account)
     if cached is not None:
         return copy.copy(cached)
-    identity = (
-        MicrosoftIdentity.objects.select_related("user")
-        .filter(tenant_id=claims.tenant_id, object_id=claims.object_id)
-        .first()
-    )
+    identity = _identity_with_user(tenant_id=claims.tenant_id, object_id=claims.object_id)
     if identity is None:
         return sign_in(claims, request, conf, single_tenant_app=single_tenant_app).user
     if not identity.user.is_active:

@@ -9,33 +9,105 @@ named for its endpoint alone: ``Start`` becomes ``StartRequest``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
-from rest_framework.fields import Field, empty
+from rest_framework.fields import Field, SkipField, empty, get_error_detail
+from rest_framework.relations import ManyRelatedField, RelatedField
 
 # Values of Microsoft's ``prompt`` parameter for the v2.0 authorize endpoint.
 PROMPT_CHOICES = ("login", "none", "consent", "select_account", "create")
 
+_Fields = dict[str, Field[Any, Any, Any, Any]]
+
+
+class _FieldsOnce:
+    """The fields of each serializer class, built on first use and shared from then on.
+
+    DRF gives each serializer instance its own copy of every declared field (a deep copy,
+    field by field, re-running each field's ``__init__``), which costs more than everything
+    else some endpoints do. Fields whose conversion reads nothing of the instance they are
+    bound to can be built once per class instead: ``of`` builds them the way DRF does (a
+    throwaway instance's ``fields``, bound to that instance, which has no data and no
+    context), refuses with :class:`ImproperlyConfigured` each field for which
+    ``why_refused`` gives a reason, and returns the same mapping to every caller after that.
+    The caller must not bind or change them.
+    """
+
+    def __init__(self, why_refused: Callable[[str, Field[Any, Any, Any, Any]], str | None]):
+        self._why_refused = why_refused
+        self._built: dict[type[serializers.Serializer[Any]], _Fields] = {}
+        self._lock = threading.Lock()
+
+    def of(self, serializer_class: type[serializers.Serializer[Any]]) -> _Fields:
+        fields = self._built.get(serializer_class)
+        if fields is None:
+            built = dict(serializer_class().fields)
+            for name, field in built.items():
+                reason = self._why_refused(name, field)
+                if reason is not None:
+                    raise ImproperlyConfigured(f"{serializer_class.__name__}.{name}: {reason}")
+            # Two threads may build the same class's fields at once: both keep the first.
+            with self._lock:
+                fields = self._built.setdefault(serializer_class, built)
+        return fields
+
+
+def _refused_in_a_response(name: str, field: Field[Any, Any, Any, Any]) -> str | None:
+    # What DRF's own rendering does and ResponseSerializer's does not: refuse, rather than
+    # render differently.
+    unsupported = (
+        field.source != name
+        or field.write_only
+        or field.default is not empty
+        or isinstance(field, serializers.SerializerMethodField)
+    )
+    if unsupported:
+        return "a response field takes no source, default or method, and is not write-only"
+    return None
+
+
+def _refused_in_a_request(name: str, field: Field[Any, Any, Any, Any]) -> str | None:
+    # Shared fields are bound to a template with no context and no instance, so what would
+    # read the request's serializer through them is refused rather than given the template.
+    if isinstance(field, serializers.BaseSerializer):
+        return "a nested serializer validates with its own fields, context and instance"
+    if isinstance(field, RelatedField | ManyRelatedField):
+        # A hyperlinked field reads the request from the context; a queryset may be per request.
+        return "a related field may read the request's context"
+    # Reading ``validators`` also builds the field's lazily built list now, in one thread.
+    needs_context = [field.default, *field.validators]
+    if any(getattr(part, "requires_context", False) for part in needs_context):
+        # CurrentUserDefault (HiddenField's usual default), CreateOnlyDefault, UniqueValidator.
+        return "a default or validator that requires context reads the request's serializer"
+    if field.read_only and field.default is not empty:
+        # DRF hands it to the serializer's validators; RequestSerializer.run_validators does not.
+        return "a read-only field with a default is not validated alike"
+    child = getattr(field, "child", None)  # ListField's and DictField's items
+    return None if child is None else _refused_in_a_request(name, child)
+
+
+_response_fields = _FieldsOnce(_refused_in_a_response)
+_request_fields = _FieldsOnce(_refused_in_a_request)
+
 
 # A response body, rendered without DRF building its fields again for every response.
 #
-# DRF gives each serializer instance its own copy of every declared field (a deep copy,
-# field by field), which costs more than everything else ``/me/`` does once the access
-# token is verified. A response body validates nothing and depends on nothing of the
-# request, so each class's fields are built once (through DRF's ``get_fields``) and
-# every response is rendered with them: each field's own ``to_representation``, in
-# declaration order, ``None`` kept as ``None``, a missing optional value left out. That
-# is DRF's own rendering for these fields (plain, nested and list fields, no ``source``),
-# and ``tests/test_serializers.py`` checks that both give the same bodies.
+# A response body validates nothing and depends on nothing of the request, so each class's
+# fields are built once (``_FieldsOnce``) and every response is rendered with them: each
+# field's own ``to_representation``, in declaration order, ``None`` kept as ``None``, a
+# missing optional value left out. That is DRF's own rendering for these fields (plain,
+# nested and list fields, no ``source``), and ``tests/test_serializers.py`` checks that both
+# give the same bodies.
 #
 # (No docstring: drf-spectacular would show it as every response component's description.)
 class ResponseSerializer(serializers.Serializer[Any]):
     def to_representation(self, instance: Any) -> dict[str, Any]:
         body: dict[str, Any] = {}
-        for name, field in _fields_once(type(self)).items():
+        for name, field in _response_fields.of(type(self)).items():
             if isinstance(instance, Mapping):
                 present, value = name in instance, instance.get(name)
             else:
@@ -51,38 +123,53 @@ class ResponseSerializer(serializers.Serializer[Any]):
         return body
 
 
-_built_fields: dict[type[ResponseSerializer], dict[str, Field[Any, Any, Any, Any]]] = {}
-_built_fields_lock = threading.Lock()
+# A request body, validated without DRF building its fields again for every request.
+#
+# Each class's fields are built once (``_FieldsOnce``) and every request's data is validated
+# with them, as DRF's own ``Serializer.to_internal_value`` does with the instance's copies:
+# each writable field's ``get_value`` and ``run_validation``, then the serializer's
+# ``validate_<field>`` if it has one, errors collected per field name. Validating reads
+# nothing of the field's binding but its name, its source and its root's ``partial`` (a
+# partial validation is left to DRF's own), and fields that would read more are refused.
+# ``schema`` and drf-spectacular still read each instance's own ``fields``, so the OpenAPI
+# schema is DRF's; ``tests/test_serializers.py`` checks that both validations give the same
+# data and errors, codes included.
+#
+# (No docstring: drf-spectacular would show it as every request component's description.)
+class RequestSerializer(serializers.Serializer[Any]):
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # The shared fields would read their template's ``partial``; DRF's own refuses a body
+        # that is not a mapping before it builds any field.
+        if getattr(self.root, "partial", False) or not isinstance(data, Mapping):
+            validated: dict[str, Any] = super().to_internal_value(data)
+            return validated
+        validated = {}
+        errors: dict[str, Any] = {}
+        for name, field in _request_fields.of(type(self)).items():
+            if field.read_only:
+                continue
+            validate_method = getattr(self, "validate_" + name, None)
+            try:
+                value = field.run_validation(field.get_value(data))
+                if validate_method is not None:
+                    value = validate_method(value)
+            except serializers.ValidationError as exc:
+                errors[name] = exc.detail
+            except DjangoValidationError as exc:
+                errors[name] = get_error_detail(exc)
+            except SkipField:
+                pass
+            else:
+                self.set_value(validated, field.source_attrs, value)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return validated
 
-
-def _fields_once(
-    serializer_class: type[ResponseSerializer],
-) -> dict[str, Field[Any, Any, Any, Any]]:
-    """The fields of ``serializer_class``, built on first use and shared from then on.
-
-    Only their ``to_representation`` is ever called, which reads nothing that differs from
-    one response to the next.
-    """
-    fields = _built_fields.get(serializer_class)
-    if fields is None:
-        built = dict(serializer_class().get_fields())
-        for name, field in built.items():
-            # What DRF's own rendering does and this one does not: refuse, rather than
-            # render differently.
-            unsupported = (
-                field.source not in (None, name)
-                or field.write_only
-                or field.default is not empty
-                or isinstance(field, serializers.SerializerMethodField)
-            )
-            if unsupported:
-                raise ImproperlyConfigured(
-                    f"{serializer_class.__name__}.{name}: a response field takes no source, "
-                    "default or method, and is not write-only"
-                )
-        with _built_fields_lock:
-            fields = _built_fields.setdefault(serializer_class, built)
-    return fields
+    def run_validators(self, value: Any) -> None:
+        # DRF's own first adds the defaults of read-only fields to a copy of the data, which
+        # builds this instance's fields to look for them. Those fields are refused, so only
+        # the copy is left.
+        serializers.Field.run_validators(self, dict(value) if isinstance(value, dict) else value)
 
 
 class CodeChallengeMethodField(serializers.CharField):
@@ -94,7 +181,7 @@ class CodeChallengeMethodField(serializers.CharField):
     """
 
 
-class StartRequestSerializer(serializers.Serializer[Any]):
+class StartRequestSerializer(RequestSerializer):
     class Meta:
         ref_name = "Start"
 
@@ -143,7 +230,7 @@ class StartResponseSerializer(ResponseSerializer):
     expires_in = serializers.IntegerField(help_text="Seconds until this flow expires.")
 
 
-class TokenRequestSerializer(serializers.Serializer[Any]):
+class TokenRequestSerializer(RequestSerializer):
     class Meta:
         ref_name = "Token"
 
@@ -158,7 +245,7 @@ class TokenRequestSerializer(serializers.Serializer[Any]):
     )
 
 
-class ExchangeRequestSerializer(serializers.Serializer[Any]):
+class ExchangeRequestSerializer(RequestSerializer):
     class Meta:
         ref_name = "Exchange"
 
@@ -218,7 +305,7 @@ class TokenResponseSerializer(TokenPairSerializer):
         ref_name = "TokenResponse"
 
 
-class RefreshRequestSerializer(serializers.Serializer[Any]):
+class RefreshRequestSerializer(RequestSerializer):
     class Meta:
         ref_name = "Refresh"
 

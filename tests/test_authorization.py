@@ -14,13 +14,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
+from sso_api import policy
 from sso_api.authentication import AccessTokenAuthentication
+from sso_api.claims import MicrosoftClaims
+from sso_api.conf import sso_settings
 from sso_api.models import EntraGroupMembership
 from sso_api.permissions import HasAppRole
 from sso_api.testing import FakeIdentityPlatform, FakeTenant, FakeUser
@@ -280,6 +283,225 @@ def test_concurrent_first_sign_ins_create_one_user_with_each_group_once(
     assert group_names(user) == {"Admins", "Everyone", "Readers"}
     assert EntraGroupMembership.objects.count() == 3
     assert Group.objects.filter(name__in=["Admins", "Everyone", "Readers"]).count() == 3
+
+
+# --- What a sign-in costs in SQL, and what it must still change ---------------------------
+
+
+@pytest.fixture
+def group_syncs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The SQL statements of each sync of a user's groups during the test, one list a sync."""
+    syncs: list[list[str]] = []
+    real = policy._sync_groups
+
+    def counted(user: Any, wanted_names: set[str]) -> None:
+        with CaptureQueriesContext(connections["default"]) as queries:
+            real(user, wanted_names)
+        syncs.append([query["sql"] for query in queries.captured_queries])
+
+    monkeypatch.setattr(policy, "_sync_groups", counted)
+    return syncs
+
+
+def takes_the_users_lock(statements: list[str]) -> bool:
+    """Whether the statements lock the user's row: ``SELECT ... FOR UPDATE`` of it, or on
+    SQLite, which has no FOR UPDATE (its transactions take the database's write lock when
+    they begin), the same SELECT without it."""
+    connection = connections["default"]
+    user_table = f"FROM {connection.ops.quote_name(User._meta.db_table)} "
+    return any(
+        user_table in sql and ("FOR UPDATE" in sql or not connection.features.has_select_for_update)
+        for sql in statements
+    )
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [{"MICROSOFT_SSO_MIRROR_ROLES": True}, {"MICROSOFT_SSO_GROUP_MAP": {"Admin": "Admins"}}],
+    ids=["mirrored roles", "group map"],
+)
+def test_a_returning_user_whose_groups_did_not_change_costs_one_statement_and_no_lock(
+    browser: SignInDriver,
+    person: FakeUser,
+    sso: Any,
+    group_syncs: list[list[str]],
+    authorization: dict[str, Any],
+) -> None:
+    for name, value in authorization.items():
+        setattr(sso, name, value)
+    person.roles = ("Admin", "Reports.Read")
+    user = signed_in_user(browser, person)
+    user.groups.add(Group.objects.create(name="Given by hand"))
+    before = group_names(user)
+    group_syncs.clear()
+
+    assert group_names(signed_in_user(browser, person)) == before
+
+    [statements] = group_syncs
+    assert len(statements) == 1, statements
+    assert statements[0].startswith("SELECT")
+    assert not takes_the_users_lock(statements)
+
+
+def test_a_returning_user_without_roles_costs_one_statement(
+    browser: SignInDriver, person: FakeUser, sso: Any, group_syncs: list[list[str]]
+) -> None:
+    sso.MICROSOFT_SSO_MIRROR_ROLES = True
+    signed_in_user(browser, person)
+    group_syncs.clear()
+
+    assert group_names(signed_in_user(browser, person)) == set()
+    assert [len(statements) for statements in group_syncs] == [1]
+
+
+def test_a_lost_role_takes_the_lock_and_loses_its_group(
+    browser: SignInDriver, person: FakeUser, sso: Any, group_syncs: list[list[str]]
+) -> None:
+    sso.MICROSOFT_SSO_MIRROR_ROLES = True
+    person.roles = ("Admin", "Reports.Read")
+    signed_in_user(browser, person)
+    group_syncs.clear()
+
+    person.roles = ("Reports.Read",)
+    user = signed_in_user(browser, person)
+
+    assert group_names(user) == {"Reports.Read"}
+    assert set(EntraGroupMembership.objects.values_list("group__name", flat=True)) == {
+        "Reports.Read"
+    }
+    [statements] = group_syncs
+    assert takes_the_users_lock(statements)
+
+
+def test_a_group_deleted_since_is_created_again_and_granted(
+    browser: SignInDriver, person: FakeUser, sso: Any, group_syncs: list[list[str]]
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Admin": "Admins"}
+    person.roles = ("Admin",)
+    signed_in_user(browser, person)
+    Group.objects.filter(name="Admins").delete()  # its memberships and grant go with it
+    group_syncs.clear()
+
+    user = signed_in_user(browser, person)
+
+    assert group_names(user) == {"Admins"}
+    assert EntraGroupMembership.objects.filter(user=user, group__name="Admins").exists()
+    assert takes_the_users_lock(group_syncs[0])
+
+
+def test_a_grant_removed_by_hand_is_forgotten_when_entra_no_longer_grants_it(
+    browser: SignInDriver, person: FakeUser, sso: Any, group_syncs: list[list[str]]
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Editor": "Editors"}
+    person.roles = ("Editor",)
+    user = signed_in_user(browser, person)
+    user.groups.remove(Group.objects.get(name="Editors"))
+    person.roles = ()
+    group_syncs.clear()
+
+    assert group_names(signed_in_user(browser, person)) == set()
+
+    # Nothing to add or remove, but the stale grant had to go: this sign-in changed it.
+    assert not EntraGroupMembership.objects.exists()
+    assert takes_the_users_lock(group_syncs[0])
+
+
+def test_a_grant_removed_by_hand_while_entra_still_grants_it_comes_back(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Editor": "Editors"}
+    person.roles = ("Editor",)
+    user = signed_in_user(browser, person)
+    user.groups.remove(Group.objects.get(name="Editors"))
+
+    user = signed_in_user(browser, person)
+
+    assert group_names(user) == {"Editors"}
+    assert EntraGroupMembership.objects.filter(user=user, group__name="Editors").exists()
+
+
+def test_a_group_given_by_hand_that_entra_now_grants_changes_nothing(
+    browser: SignInDriver, person: FakeUser, sso: Any, group_syncs: list[list[str]]
+) -> None:
+    sso.MICROSOFT_SSO_GROUP_MAP = {"Editor": "Editors"}
+    user = signed_in_user(browser, person)
+    user.groups.add(Group.objects.create(name="Editors"))
+    person.roles = ("Editor",)
+    group_syncs.clear()
+
+    assert group_names(signed_in_user(browser, person)) == {"Editors"}
+
+    # Held already: nothing is granted, so it stays a membership given by hand.
+    assert not EntraGroupMembership.objects.exists()
+    assert [len(statements) for statements in group_syncs] == [1]
+
+
+def account_claims(person: FakeUser, roles: tuple[str, ...]) -> MicrosoftClaims:
+    """The claims of a validated id_token of ``person``, holding ``roles``."""
+    return MicrosoftClaims(
+        tenant_id=person.tenant_id,
+        object_id=person.object_id,
+        subject=person.object_id,
+        issuer=f"https://login.microsoftonline.com/{person.tenant_id}/v2.0",
+        session_id=None,
+        email=person.email,
+        email_verified=True,
+        preferred_username=person.preferred_username,
+        name=person.name,
+        given_name="",
+        family_name="",
+        is_guest=False,
+        roles=roles,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "rivals",
+    [(("Shared", "A1", "A2"), ("Shared", "B1")), (("Shared", "Before"), ("Shared", "A1"))],
+    ids=["both change", "one changes nothing"],
+)
+def test_concurrent_sign_ins_of_a_returning_user_leave_one_sign_ins_groups(
+    browser: SignInDriver,
+    person: FakeUser,
+    sso: Any,
+    rivals: tuple[tuple[str, ...], tuple[str, ...]],
+) -> None:
+    sso.MICROSOFT_SSO_MIRROR_ROLES = True
+    before = ("Shared", "Before")
+    person.roles = before
+    user = signed_in_user(browser, person)
+    outcomes = {frozenset(roles) for roles in rivals}
+
+    def sign_in_with(roles: tuple[str, ...], barrier: threading.Barrier) -> None:
+        try:
+            connections["default"].ensure_connection()
+            barrier.wait()
+            policy.sign_in(
+                account_claims(person, roles),
+                RequestFactory().get("/"),
+                sso_settings(),
+                single_tenant_app=True,
+            )
+        finally:
+            connections.close_all()
+
+    for _ in range(10):
+        barrier = threading.Barrier(len(rivals))
+        with ThreadPoolExecutor(max_workers=len(rivals)) as pool:
+            list(pool.map(sign_in_with, rivals, [barrier] * len(rivals)))
+
+        held = frozenset(group_names(user))
+        assert held in outcomes
+        granted = EntraGroupMembership.objects.values_list("group__name", flat=True)
+        assert set(granted) == held
+        # Back to where both began, for the next round.
+        policy.sign_in(
+            account_claims(person, before),
+            RequestFactory().get("/"),
+            sso_settings(),
+            single_tenant_app=True,
+        )
 
 
 def test_no_map_means_no_group_is_touched(
@@ -593,6 +815,7 @@ def test_the_exception_handler_does_not_repeat_the_method(
         **settings.REST_FRAMEWORK,
         "EXCEPTION_HANDLER": "sso_api.views.exception_handler",
     }
+
     class Open(APIView):
         def get(self, request: Any) -> Response:
             return Response({"ok": True})
