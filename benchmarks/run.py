@@ -1,6 +1,6 @@
 """Measure what a sign-in costs: CPU, queries, cache commands, throughput, memory, users.
 
-    .venv/bin/python benchmarks/run.py            # the full run (about twelve minutes)
+    .venv/bin/python benchmarks/run.py            # the full run (about twenty minutes)
     .venv/bin/python benchmarks/run.py --quick    # fewer sign-ins and rounds, to check it works
 
 The API is the example project under gunicorn (gthread) on PostgreSQL, in a database this
@@ -779,8 +779,8 @@ class Sizes:
             memory_sign_ins=10_000,
             big_table=1_000_000,
             latency_sign_ins=300,
-            wrk_seconds=10,
-            throughput_rounds=3,
+            wrk_seconds=8,
+            throughput_rounds=5,
             cpu_rounds=5,
             cpu_sign_ins=200,
             cpu_bare_seconds=5,
