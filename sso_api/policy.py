@@ -362,20 +362,23 @@ def _sync_groups(user: AbstractBaseUser, wanted_names: set[str]) -> None:
         return  # a user model without PermissionsMixin has no groups (check sso.E013)
     plan = _plan_group_sync(user, wanted_names)
     if plan.changes_nothing():
-        # Safe without the lock below: the plan was read in one statement, so from one
-        # consistent snapshot, and in that snapshot the memberships are already what this
-        # sign-in grants. Run serially at that moment, before any concurrent sign-in that
-        # commits after it, this sign-in would have written nothing either; so the outcome
-        # is one a serial order gives, and a concurrent sign-in that does change something
-        # still takes the lock and applies its own grant whole.
+        # Safe without the lock below. Sign-ins of the same account already run one after
+        # the other (sign_in writes the identity first). Of a user with two accounts, a
+        # sign-in through the other one may be running: this plan was read in one
+        # statement, from one consistent snapshot, in which the memberships are already
+        # what this sign-in grants, so the outcome is one a serial order gives, and a
+        # sign-in that does change something takes the lock and applies its grant whole.
         return
     # Two sign-ins of one user at once must not interleave their reads and writes, or the
     # user could end with a mix neither granted: the user's row is locked until commit,
-    # and everything is read again under the lock, once the missing groups exist.
+    # and everything is read again under the lock (the groups to create are those still
+    # missing then: one deleted since the first read is created too).
     list(type(user)._default_manager.select_for_update().filter(pk=user.pk).values_list("pk"))
-    for name in plan.missing:
-        Group.objects.get_or_create(name=name)
     plan = _plan_group_sync(user, wanted_names)
+    if plan.missing:
+        for name in plan.missing:
+            Group.objects.get_or_create(name=name)
+        plan = _plan_group_sync(user, wanted_names)
     if plan.removed_by_hand:
         EntraGroupMembership.objects.filter(
             user_id=user.pk, group_id__in=plan.removed_by_hand
@@ -468,12 +471,11 @@ def sign_in(
     with transaction.atomic():
         identity, created = _bind_identity(claims, request, conf, email)
         user = identity.user
-        _apply_user_data(user, claims, conf, email, created)
-        if not user.is_active:
-            raise UserInactive()
-        if conf.group_map or conf.mirror_roles:
-            # Without a map nothing is granted, and nothing granted before is touched.
-            _sync_groups(user, entra_group_names(claims, conf))
+        # The identity's row is written first: the UPDATE locks it until commit, so two
+        # sign-ins of one account at once go on from here one after the other, and the
+        # second reads (the user, its groups) what the first committed. Without it, a
+        # sign-in whose groups need no change would not wait, and could store its roles
+        # over those of a concurrent one that changed the groups.
         identity.last_login_at = timezone.now()
         identity.roles = list(claims.roles)
         # What the account said its address was, and whether it was believed: for the
@@ -481,6 +483,12 @@ def sign_in(
         identity.email = (email or claims.email or "")[:254]
         identity.email_trusted = email is not None
         identity.save(update_fields=["last_login_at", "roles_json", "email", "email_trusted"])
+        _apply_user_data(user, claims, conf, email, created)
+        if not user.is_active:
+            raise UserInactive()  # rolls back the identity's update too
+        if conf.group_map or conf.mirror_roles:
+            # Without a map nothing is granted, and nothing granted before is touched.
+            _sync_groups(user, entra_group_names(claims, conf))
         if conf.pre_login_callback is not None:
             _run_hook(conf.pre_login_callback, user, claims, request)
     return SignedInUser(user=user, identity=identity, created=created)

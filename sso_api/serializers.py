@@ -70,6 +70,17 @@ def _refused_in_a_response(name: str, field: Field[Any, Any, Any, Any]) -> str |
     return None
 
 
+# The methods that validate a field's value; DRF's own live in this module.
+_VALIDATING_METHODS = ("get_value", "validate_empty_values", "run_validation", "to_internal_value")
+_DRF_FIELDS_MODULE = serializers.Field.__module__
+
+
+def _immutable(value: object) -> bool:
+    if isinstance(value, tuple | frozenset):
+        return all(_immutable(item) for item in value)
+    return value is None or isinstance(value, bool | int | float | str | bytes)
+
+
 def _refused_in_a_request(name: str, field: Field[Any, Any, Any, Any]) -> str | None:
     # Shared fields are bound to a template with no context and no instance, so what would
     # read the request's serializer through them is refused rather than given the template.
@@ -86,6 +97,20 @@ def _refused_in_a_request(name: str, field: Field[Any, Any, Any, Any]) -> str | 
     if field.read_only and field.default is not empty:
         # DRF hands it to the serializer's validators; RequestSerializer.run_validators does not.
         return "a read-only field with a default is not validated alike"
+    if not (field.default is empty or callable(field.default) or _immutable(field.default)):
+        # DRF copies the field, default included, for each request; a shared list or dict
+        # that one request's code changed would be the next request's default.
+        return "a mutable default would be shared by every request"
+    own_code = [
+        method
+        for method in _VALIDATING_METHODS
+        if getattr(type(field), method).__module__ != _DRF_FIELDS_MODULE
+    ]
+    if own_code:
+        # Only DRF's own field code is known to read nothing of the binding but the name,
+        # the source and the root's ``partial``: a field class's own code may read its
+        # context, parent or root, which would be the template's.
+        return f"a field class with its own {', '.join(own_code)} may read the request"
     child = getattr(field, "child", None)  # ListField's and DictField's items
     return None if child is None else _refused_in_a_request(name, child)
 
@@ -137,6 +162,14 @@ class ResponseSerializer(serializers.Serializer[Any]):
 #
 # (No docstring: drf-spectacular would show it as every request component's description.)
 class RequestSerializer(serializers.Serializer[Any]):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Fields changed per instance (in ``__init__``, or built by ``get_fields``) would be
+        # ignored by validation with the class's shared fields: refused when declared.
+        for method in ("__init__", "get_fields"):
+            if getattr(cls, method) is not getattr(RequestSerializer, method):
+                raise TypeError(f"{cls.__name__}: a request serializer keeps DRF's {method}")
+
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         # The shared fields would read their template's ``partial``; DRF's own refuses a body
         # that is not a mapping before it builds any field.
@@ -149,8 +182,9 @@ class RequestSerializer(serializers.Serializer[Any]):
             if field.read_only:
                 continue
             validate_method = getattr(self, "validate_" + name, None)
+            primitive = field.get_value(data)  # outside the try, as in DRF's own
             try:
-                value = field.run_validation(field.get_value(data))
+                value = field.run_validation(primitive)
                 if validate_method is not None:
                     value = validate_method(value)
             except serializers.ValidationError as exc:
@@ -169,7 +203,9 @@ class RequestSerializer(serializers.Serializer[Any]):
         # DRF's own first adds the defaults of read-only fields to a copy of the data, which
         # builds this instance's fields to look for them. Those fields are refused, so only
         # the copy is left.
-        serializers.Field.run_validators(self, dict(value) if isinstance(value, dict) else value)
+        super(serializers.Serializer, self).run_validators(
+            dict(value) if isinstance(value, dict) else value
+        )
 
 
 class CodeChallengeMethodField(serializers.CharField):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
+from django.db import connections, transaction
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from rest_framework.response import Response
@@ -24,7 +25,7 @@ from sso_api import policy
 from sso_api.authentication import AccessTokenAuthentication
 from sso_api.claims import MicrosoftClaims
 from sso_api.conf import sso_settings
-from sso_api.models import EntraGroupMembership
+from sso_api.models import EntraGroupMembership, MicrosoftIdentity
 from sso_api.permissions import HasAppRole
 from sso_api.testing import FakeIdentityPlatform, FakeTenant, FakeUser
 from sso_api.testing.client import SignInDriver
@@ -502,6 +503,55 @@ def test_concurrent_sign_ins_of_a_returning_user_leave_one_sign_ins_groups(
             sso_settings(),
             single_tenant_app=True,
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sign_in_with_nothing_to_change_waits_for_one_of_the_same_account_that_changes(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    """The roles a sign-in stores always match the groups it leaves, even when a sign-in
+    that needs no group change runs while another one (the role just removed) commits."""
+    sso.MICROSOFT_SSO_MIRROR_ROLES = True
+    person.roles = ("Reports.Read",)
+    user = signed_in_user(browser, person)
+    removal_done, rival_started = threading.Event(), threading.Event()
+
+    def sign_in_as_of(roles: tuple[str, ...]) -> None:
+        policy.sign_in(
+            account_claims(person, roles),
+            RequestFactory().get("/"),
+            sso_settings(),
+            single_tenant_app=True,
+        )
+
+    def remove_the_role_and_hold_the_commit() -> None:
+        try:
+            with transaction.atomic():
+                sign_in_as_of(())
+                removal_done.set()
+                rival_started.wait(10)
+                time.sleep(0.5)  # the rival's sign-in is now waiting on ours, or done
+        finally:
+            connections.close_all()
+
+    def sign_in_with_the_role_still_held() -> None:
+        try:
+            removal_done.wait(10)
+            rival_started.set()
+            sign_in_as_of(("Reports.Read",))
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for outcome in [
+            pool.submit(remove_the_role_and_hold_the_commit),
+            pool.submit(sign_in_with_the_role_still_held),
+        ]:
+            outcome.result()
+
+    # The later sign-in is whole: its role, and the group its role grants.
+    assert MicrosoftIdentity.objects.get(user=user).roles == ["Reports.Read"]
+    assert group_names(user) == {"Reports.Read"}
 
 
 def test_no_map_means_no_group_is_touched(

@@ -371,6 +371,11 @@ class _Nested(serializers.Serializer[Any]):
     value = serializers.CharField()
 
 
+class _ContextReadingField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        return f"{data} for {self.context.get('request')}"
+
+
 @pytest.mark.parametrize(
     "field",
     [
@@ -381,6 +386,9 @@ class _Nested(serializers.Serializer[Any]):
         serializers.CharField(validators=[_NeedsContext()]),
         serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.none()),
         serializers.CharField(read_only=True, default="x"),
+        serializers.ListField(child=serializers.CharField(), default=[]),
+        _ContextReadingField(),
+        serializers.ListField(child=_ContextReadingField()),
     ],
     ids=[
         "nested serializer",
@@ -390,6 +398,9 @@ class _Nested(serializers.Serializer[Any]):
         "validator that requires context",
         "related field",
         "read-only with a default",
+        "mutable default",
+        "field class with its own validation",
+        "list of such fields",
     ],
 )
 def test_a_request_field_that_could_read_the_request_is_refused(field: Any) -> None:
@@ -398,3 +409,33 @@ def test_a_request_field_that_could_read_the_request_is_refused(field: Any) -> N
 
     with pytest.raises(ImproperlyConfigured, match=r"Odd\.value"):
         Odd(data={"value": "v"}).is_valid()
+
+
+def test_a_request_serializer_that_builds_its_fields_per_instance_is_refused() -> None:
+    # Shared fields would ignore what such a serializer changes for each instance.
+    with pytest.raises(TypeError, match="Dynamic"):
+
+        class Dynamic(RequestSerializer):
+            value = serializers.CharField()
+
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.fields.pop("value")
+
+    with pytest.raises(TypeError, match="Extended"):
+
+        class Extended(RequestSerializer):
+            def get_fields(self) -> dict[str, Any]:
+                return {"value": serializers.CharField()}
+
+
+def test_a_callable_default_gives_each_request_its_own_value() -> None:
+    class Tagged(RequestSerializer):
+        tags = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+
+    first = Tagged(data={})
+    assert first.is_valid()
+    first.validated_data["tags"].append("admin")  # what a view may do with its own data
+    second = Tagged(data={})
+    assert second.is_valid()
+    assert second.validated_data["tags"] == []
