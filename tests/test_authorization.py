@@ -212,17 +212,26 @@ def test_group_ids_emitted_as_role_claims_still_match(
     assert group_names(signed_in_user(browser, person)) == {"Readers"}
 
 
-def test_a_membership_removed_by_hand_and_given_again_by_hand_stays(
+def editor_whose_membership_was_removed_by_hand(
     browser: SignInDriver, person: FakeUser, sso: Any
-) -> None:
+) -> tuple[Any, Group]:
+    """``person``'s user, granted "Editors" by Entra, after an administrator took it away;
+    and the group."""
     sso.MICROSOFT_SSO_GROUP_MAP = {"Editor": "Editors"}
     person.roles = ("Editor",)
     user = signed_in_user(browser, person)
     editors = Group.objects.get(name="Editors")
-    user.groups.remove(editors)  # an administrator takes it away...
+    user.groups.remove(editors)
+    return user, editors
+
+
+def test_a_membership_removed_by_hand_and_given_again_by_hand_stays(
+    browser: SignInDriver, person: FakeUser, sso: Any
+) -> None:
+    user, editors = editor_whose_membership_was_removed_by_hand(browser, person, sso)
     person.roles = ()
     signed_in_user(browser, person)
-    user.groups.add(editors)  # ...and later gives it by hand
+    user.groups.add(editors)  # and later an administrator gives it back by hand
 
     assert group_names(signed_in_user(browser, person)) == {"Editors"}
 
@@ -393,10 +402,7 @@ def test_a_group_deleted_since_is_created_again_and_granted(
 def test_a_grant_removed_by_hand_is_forgotten_when_entra_no_longer_grants_it(
     browser: SignInDriver, person: FakeUser, sso: Any, group_syncs: list[list[str]]
 ) -> None:
-    sso.MICROSOFT_SSO_GROUP_MAP = {"Editor": "Editors"}
-    person.roles = ("Editor",)
-    user = signed_in_user(browser, person)
-    user.groups.remove(Group.objects.get(name="Editors"))
+    editor_whose_membership_was_removed_by_hand(browser, person, sso)
     person.roles = ()
     group_syncs.clear()
 
@@ -410,10 +416,7 @@ def test_a_grant_removed_by_hand_is_forgotten_when_entra_no_longer_grants_it(
 def test_a_grant_removed_by_hand_while_entra_still_grants_it_comes_back(
     browser: SignInDriver, person: FakeUser, sso: Any
 ) -> None:
-    sso.MICROSOFT_SSO_GROUP_MAP = {"Editor": "Editors"}
-    person.roles = ("Editor",)
-    user = signed_in_user(browser, person)
-    user.groups.remove(Group.objects.get(name="Editors"))
+    editor_whose_membership_was_removed_by_hand(browser, person, sso)
 
     user = signed_in_user(browser, person)
 
